@@ -1,0 +1,14 @@
+"""SavedModel export for TF Serving and model hubs.
+
+    python -m export RUN_DIR --base BASE_DIR [--name NAME] [--version N]
+
+writes BASE_DIR/NAME/VERSION/, a SavedModel with named, batch-major
+signatures (see `zoo.base.GenerativeModel.serving_endpoints`).
+"""
+
+from export.audit import audit_saved_model
+from export.saved_model import (ExportError, export_model, export_run,
+                                next_version)
+
+__all__ = ["ExportError", "audit_saved_model", "export_model", "export_run",
+           "next_version"]

@@ -1,0 +1,149 @@
+"""Writes zoo models as versioned SavedModels.
+
+Layout: BASE/NAME/VERSION/ with VERSION a positive integer, the layout TF
+Serving polls. A version is written under a hidden temporary name in the
+same directory and renamed into place, so a server watching BASE never
+loads half a model.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from export.audit import audit_saved_model
+
+METADATA_FILE = "metadata.json"
+
+
+class ExportError(Exception):
+    """The export could not be written; the message says why."""
+
+
+def _signature_info(specs):
+    return [{"name": s.name, "dtype": s.dtype.name,
+             "shape": [-1 if d is None else int(d) for d in s.shape]}
+            for s in specs]
+
+
+def export_model(model, path, metadata=None):
+    """Writes `model` as a SavedModel at `path`, which must not exist.
+
+    Every entry of `model.serving_endpoints()` becomes a signature with named
+    inputs and dict outputs; `__call__` aliases `model.hub_endpoint` so
+    `hub.load(path)(inputs)` and `hub.KerasLayer` work. Variables are
+    tracked, so `keras.layers.TFSMLayer` can fine-tune them.
+
+    Args:
+      model: a `zoo.base.GenerativeModel`.
+      path: destination directory.
+      metadata: optional dict stored as metadata.json beside the model.
+
+    Returns:
+      The dict written to metadata.json.
+    """
+    if os.path.exists(path):
+        raise ExportError(f"export path {path} already exists")
+    endpoints = model.serving_endpoints()
+    if not endpoints:
+        raise ExportError(f"model {model.registered_name!r} declares no "
+                          "serving endpoints")
+    if model.hub_endpoint not in endpoints:
+        raise ExportError(f"hub endpoint {model.hub_endpoint!r} is not among "
+                          f"the endpoints {sorted(endpoints)}")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, specs) in endpoints.items():
+        archive.add_endpoint(name, fn, input_signature=specs)
+    fn, specs = endpoints[model.hub_endpoint]
+    archive.add_endpoint("__call__", fn, input_signature=specs)
+    # Reusable SavedModel convention (hub.KerasLayer): no extra losses.
+    archive.regularization_losses = []
+    archive.write_out(path, verbose=False)
+
+    problems = audit_saved_model(path)
+    if problems:
+        shutil.rmtree(path, ignore_errors=True)
+        raise ExportError("export is not servable by TF Serving:\n  " +
+                          "\n  ".join(problems))
+    info = dict(metadata or {})
+    info.update(
+        model=model.registered_name,
+        config=model.get_config(),
+        image_shape=list(model.image_shape),
+        hub_endpoint=model.hub_endpoint,
+        signatures={name: {"inputs": _signature_info(specs)}
+                    for name, (_, specs) in endpoints.items()},
+    )
+    with open(os.path.join(path, METADATA_FILE), "w") as f:
+        json.dump(info, f, indent=2, default=str)
+    return info
+
+
+def next_version(model_dir):
+    """1 + the largest numeric version under `model_dir` (1 when none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(d) for d in os.listdir(model_dir) if re.fullmatch(r"\d+", d)]
+    return max(versions, default=0) + 1
+
+
+def export_run(run_dir, base, name=None, version=None, overwrite=False):
+    """Exports the trained model of a run directory into BASE/NAME/VERSION.
+
+    Args:
+      run_dir: a directory written by `training.train` (holds model.keras
+        and run.json).
+      base: the model base path a TF Serving server polls.
+      name: model name under BASE; defaults to the run's model name.
+      version: positive int; defaults to the next free version.
+      overwrite: replace an existing version.
+
+    Returns:
+      The path of the written version directory.
+    """
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_path):
+        raise ExportError(f"{run_dir} holds no trained model ({model_path} is "
+                          "missing); train first with python -m training.train")
+    run_info = {}
+    run_json = os.path.join(run_dir, "run.json")
+    if os.path.isfile(run_json):
+        with open(run_json) as f:
+            run_info = json.load(f)
+    try:
+        model = keras.saving.load_model(model_path, compile=False)
+    except Exception as e:  # corrupt or foreign file
+        raise ExportError(f"cannot load {model_path}: {e}") from e
+    name = name or run_info.get("model") or model.registered_name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
+        raise ExportError(f"model name {name!r} may hold only letters, digits, "
+                          "'_', '.', '-'")
+    model_dir = os.path.join(base, name)
+    if version is None:
+        version = next_version(model_dir)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ExportError(f"version must be a positive integer, got {version!r}")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists; pass --overwrite to replace "
+                          "it or choose another --version")
+    os.makedirs(model_dir, exist_ok=True)
+    # A non-numeric name in the same directory: servers ignore it, and the
+    # final rename is atomic on one filesystem.
+    tmp_parent = tempfile.mkdtemp(prefix=".tmp-", dir=model_dir)
+    tmp = os.path.join(tmp_parent, "model")
+    try:
+        metadata = {k: run_info[k] for k in ("dataset", "epochs", "batch_size",
+                                             "evaluation") if k in run_info}
+        export_model(model, tmp, metadata=metadata)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp_parent, ignore_errors=True)
+    return final

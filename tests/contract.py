@@ -1,0 +1,196 @@
+"""Shared checks that every registered model runs (see test_models.py).
+
+A new model gets them by being registered. `TINY` shrinks a model's default
+config so the suite stays fast; a model absent from it runs with its
+defaults on 8x8 digits.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from training import datasets
+
+IMAGE_SHAPE = (8, 8, 1)
+
+TINY = {
+    "vae": dict(latent_dim=4, hidden_units=(32,)),
+    "conv_vae": dict(latent_dim=4, filters=(8, 16), dense_units=32),
+}
+
+# Modules the fresh serving process must do without: the zoo's own code and
+# TFP. TensorFlow itself loads keras, so keras stays importable.
+BLOCKED = ("zoo", "training", "export", "tensorflow_probability")
+
+
+def build(name, **overrides):
+    kwargs = dict(TINY.get(name, {}), image_shape=IMAGE_SHAPE, **overrides)
+    if "seed" in zoo.registry.accepted_kwargs(zoo.get_class(name)):
+        kwargs.setdefault("seed", 0)
+    return zoo.get(name, **kwargs)
+
+
+def batches(model, training=True, n=64, batch_size=32):
+    return datasets.load(
+        "digits", "train" if training else "test", batch_size=batch_size,
+        mode=model.preprocessing(training), take=n, shuffle=False,
+        labels=getattr(model, "requires_labels", False))
+
+
+def real_images(model, n=5):
+    batch = next(iter(batches(model, training=False, n=n, batch_size=n)))
+    return np.asarray(model.images_from_batch(batch), np.float32)
+
+
+def example_inputs(model, specs, n=5, seed=0):
+    """Inputs for a signature, chosen by the zoo's input naming convention."""
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for spec in specs:
+        if spec.name == "seed":
+            inputs[spec.name] = rng.integers(0, 2**31 - 1, (n, 2)).astype(np.int32)
+        elif spec.name == "images":
+            inputs[spec.name] = real_images(model, n)
+        elif spec.name == "z":
+            inputs[spec.name] = rng.normal(size=(n,) + tuple(spec.shape[1:])).astype(np.float32)
+        elif spec.name == "label":
+            inputs[spec.name] = rng.integers(0, model.num_classes, n).astype(np.int32)
+        else:
+            raise AssertionError(
+                f"no example input for {spec.name!r}; extend tests/contract.py")
+    return inputs
+
+
+def endpoint_outputs(model, n=5):
+    """{endpoint: (inputs, outputs)} computed in this process."""
+    results = {}
+    for name, (fn, specs) in model.serving_endpoints().items():
+        inputs = example_inputs(model, specs, n)
+        outputs = fn(*[tf.constant(inputs[s.name]) for s in specs])
+        results[name] = (inputs, {k: np.asarray(v) for k, v in outputs.items()})
+    return results
+
+
+def fit_step(name):
+    """One short fit: finite losses, and the weights move."""
+    model = build(name)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = [np.array(w) for w in model.trainable_weights]
+    history = model.fit(batches(model), epochs=1, verbose=0)
+    for key, values in history.history.items():
+        assert np.all(np.isfinite(values)), f"{name}: {key}={values}"
+    assert history.history, f"{name}: fit reported no metrics"
+    changed = [not np.array_equal(b, np.array(w))
+               for b, w in zip(before, model.trainable_weights)]
+    assert all(changed), f"{name}: {changed.count(False)} weights did not change"
+    return model
+
+
+def seeds_reproduce(name):
+    model = build(name)
+    a, b = model.sample(4, seed=3), model.sample(4, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, model.sample(4, seed=4)), "seed is ignored"
+    h, w, c = model.image_shape
+    assert a.shape == (4, h, w, c) and a.dtype == tf.float32
+    assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 1
+    # Row i of sample(n, seed=s) is seed row [s, i], alone or in any batch.
+    seeds = np.array([[3, 2], [9, 1], [3, 0]], np.int32)
+    together = model.sample_from_seeds(seeds)
+    for i in range(3):
+        np.testing.assert_allclose(model.sample_from_seeds(seeds[i:i + 1])[0],
+                                   together[i], atol=1e-6)
+    np.testing.assert_allclose(together[0], a[2], atol=1e-6)
+    np.testing.assert_allclose(together[2], a[0], atol=1e-6)
+
+
+def keras_round_trip(name, tmp_path):
+    model = fit_step(name)
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    expected = endpoint_outputs(model)
+    got = endpoint_outputs(loaded)
+    for endpoint, (_, outputs) in expected.items():
+        for key, value in outputs.items():
+            np.testing.assert_array_equal(got[endpoint][1][key], value,
+                                          err_msg=f"{name}.{endpoint}.{key}")
+
+
+_SERVE_SCRIPT = textwrap.dedent("""
+    import importlib.abc, json, os, sys
+    BLOCKED = {blocked!r}
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname.split(".")[0] in BLOCKED:
+                raise ImportError("blocked in the serving process: " + fullname)
+            return None
+
+    sys.meta_path.insert(0, Block())
+    for mod in BLOCKED:
+        try:
+            __import__(mod)
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("import blocker failed for " + mod)
+    import numpy as np
+    import tensorflow as tf
+    loaded = tf.saved_model.load({path!r})
+    inputs = np.load({inputs!r})
+    out = {{}}
+    for key in inputs.files:
+        endpoint, arg = key.split("/")
+        out.setdefault(endpoint, {{}})[arg] = tf.constant(inputs[key])
+    results = {{}}
+    for endpoint, kwargs in out.items():
+        for k, v in loaded.signatures[endpoint](**kwargs).items():
+            results[endpoint + "/" + k] = v.numpy()
+    # hub.load's call path: the exported __call__ endpoint.
+    hub_inputs = out[{hub!r}]
+    for k, v in loaded(**hub_inputs).items():
+        results["__call__/" + k] = v.numpy()
+    assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+    np.savez({outputs!r}, **results)
+    print(json.dumps(sorted(loaded.signatures)))
+""")
+
+
+def export_round_trip(name, tmp_path):
+    from export import audit_saved_model, export_model
+
+    model = fit_step(name)
+    path = str(tmp_path / "export")
+    export_model(model, path)
+    assert audit_saved_model(path) == []
+    expected = endpoint_outputs(model)
+    flat_inputs = {f"{e}/{k}": v for e, (ins, _) in expected.items()
+                   for k, v in ins.items()}
+    np.savez(tmp_path / "inputs.npz", **flat_inputs)
+    script = _SERVE_SCRIPT.format(
+        blocked=BLOCKED, path=path, inputs=str(tmp_path / "inputs.npz"),
+        outputs=str(tmp_path / "outputs.npz"), hub=model.hub_endpoint)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    signatures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(expected) | {"__call__"} <= set(signatures)
+    got = np.load(tmp_path / "outputs.npz")
+    for endpoint, (_, outputs) in expected.items():
+        for key, value in outputs.items():
+            np.testing.assert_allclose(got[f"{endpoint}/{key}"], value,
+                                       rtol=1e-5, atol=1e-5,
+                                       err_msg=f"{name}.{endpoint}.{key}")
+    for key, value in expected[model.hub_endpoint][1].items():
+        np.testing.assert_allclose(got[f"__call__/{key}"], value, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,112 @@
+"""Keras callbacks used by the training CLI."""
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training.images import display_scale, make_grid, save_png
+from zoo.layers.sampling import per_row_seeds
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss by raising `NonFiniteLossError`.
+
+    Raising (unlike `keras.callbacks.TerminateOnNaN`) skips the epoch-end
+    hooks, so `BackupAndRestore` keeps the last good epoch instead of saving
+    the broken weights over it.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        bad = {k: float(v) for k, v in logs.items()
+               if np.ndim(v) == 0 and not math.isfinite(float(v))}
+        if bad:
+            raise NonFiniteLossError(
+                f"non-finite training metrics {bad} at epoch "
+                f"{getattr(self, '_epoch', 0) + 1}, batch {batch + 1}")
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a grid of samples every epoch as PNG and as a TensorBoard image.
+
+    Uses the same seed every epoch, so the grids show how the same latent
+    draws evolve. For models that reconstruct, a second TensorBoard image
+    alternates fixed test images and their reconstructions.
+
+    Args:
+      sample_dir: folder for epoch_NNN.png (epochs counted from 1).
+      log_dir: TensorBoard folder for image summaries, or None.
+      num_samples: images per grid.
+      seed: sampling seed.
+      reference_images: optional float [M, H, W, C] in [0, 1] to reconstruct.
+    """
+
+    def __init__(self, sample_dir, log_dir=None, num_samples=64, seed=0,
+                 reference_images=None):
+        super().__init__()
+        self.sample_dir = sample_dir
+        self.num_samples = num_samples
+        self.seed = seed
+        self.reference_images = reference_images
+        self._writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+
+    def on_train_begin(self, logs=None):
+        # Graph functions: eager per-row sampling costs more than an epoch
+        # of training on small data.
+        self._sample = tf.function(self.model.sample_from_seeds)
+        self._reconstruct = tf.function(self.model.reconstruct)
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model
+        if "sample" in model.capabilities:
+            grid = make_grid(self._sample(per_row_seeds(self.num_samples, self.seed)))
+            save_png(os.path.join(self.sample_dir, f"epoch_{epoch + 1:03d}.png"),
+                     grid, scale=display_scale(model.image_shape[:2]))
+            self._summary("samples", grid, epoch)
+        if self.reference_images is not None and "reconstruct" in model.capabilities:
+            x = self.reference_images
+            pairs = np.stack([x, self._reconstruct(x).numpy()], 1)
+            grid = make_grid(pairs.reshape((-1,) + x.shape[1:]), num_cols=2 * 8)
+            self._summary("reconstructions", grid, epoch)
+
+    def _summary(self, name, grid, epoch):
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.image(name, grid[None], step=epoch + 1)
+            self._writer.flush()
+
+
+class Throughput(keras.callbacks.Callback):
+    """Measures training images per second for each epoch.
+
+    Args:
+      images_per_epoch: number of training images one epoch sees.
+    """
+
+    def __init__(self, images_per_epoch):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self.images_per_second = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.images_per_second.append(
+            self.images_per_epoch / (time.perf_counter() - self._start))
+
+    def steady_rate(self):
+        """Median over epochs after the first, which includes tracing."""
+        rates = self.images_per_second[1:] or self.images_per_second
+        return float(np.median(rates)) if rates else None

@@ -1,0 +1,279 @@
+"""The training run behind `python -m training.train`, as importable functions.
+
+A run directory holds:
+  run.json        what was asked for (model, config, dataset, budget) and status
+  model.keras     the trained model (written once training finished)
+  samples/        epoch_NNN.png, a sample grid per epoch (same seed each time)
+  latent/         manifold and interpolation grids for models with a latent space
+  logs/           TensorBoard scalars (train/, validation/) and images
+  history.csv     per-epoch metrics, appended across resumed sessions
+  backup/         BackupAndRestore state while a run is unfinished
+  metrics.json    history, test evaluation before and after, throughput
+  export/NAME/V/  the SavedModel (see `export`)
+
+A killed run resumes from its last finished epoch when the same command is
+run again. A finished run is never overwritten unless asked.
+"""
+
+import csv
+import datetime
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+
+import zoo
+from training import datasets
+from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
+from training.evaluation import evaluate
+from training.images import display_scale, make_grid, save_png
+from zoo.errors import ConfigError, ZooError
+
+# Fields of run.json that must match for a killed run to resume.
+_RESUME_KEYS = ("model", "config", "dataset", "batch_size", "seed",
+                "learning_rate", "jit_compile")
+
+
+class RunError(ZooError):
+    """The run cannot start or continue; the message says why and what to do."""
+
+
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, default=_json_default)
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def _normalize(value):
+    """JSON round-trip, so stored and fresh configs compare equal."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def build_model(name, image_shape, overrides=None, seed=0):
+    """Builds a registered model for images of `image_shape`.
+
+    Args:
+      name: registered model name.
+      image_shape: (H, W, C) of the dataset.
+      overrides: constructor kwargs from `--set`.
+      seed: used as the model's `seed` unless overridden.
+    """
+    cls = zoo.get_class(name)
+    kwargs = dict(overrides or {})
+    if "image_shape" in kwargs and tuple(kwargs["image_shape"]) != tuple(image_shape):
+        raise ConfigError(
+            f"image_shape={tuple(kwargs['image_shape'])} does not match the "
+            f"dataset's images {tuple(image_shape)}")
+    kwargs["image_shape"] = tuple(image_shape)
+    if "seed" in zoo.registry.accepted_kwargs(cls):
+        kwargs.setdefault("seed", seed)
+    return zoo.get(name, **kwargs)
+
+
+def prepare_run_dir(out, run_info, overwrite=False):
+    """Creates or checks the run directory; returns True when resuming.
+
+    A finished run or a folder that is not a run directory is only replaced
+    with `overwrite`; an unfinished run resumes only when its settings match.
+    """
+    run_json = os.path.join(out, "run.json")
+    if os.path.isdir(out) and os.listdir(out):
+        previous = None
+        if os.path.isfile(run_json):
+            try:
+                with open(run_json) as f:
+                    previous = json.load(f)
+            except (OSError, ValueError) as e:
+                if not overwrite:
+                    raise RunError(f"{run_json} is unreadable ({e}); pass "
+                                   "--overwrite to start over") from None
+        if overwrite:
+            shutil.rmtree(out)
+        elif previous is None:
+            raise RunError(
+                f"{out} exists and is not a run directory; choose another "
+                "--out or pass --overwrite to replace its contents")
+        elif previous.get("status") == "complete":
+            raise RunError(
+                f"{out} already holds a finished run of "
+                f"{previous.get('model')!r}; choose another --out or pass "
+                "--overwrite to replace it")
+        else:
+            fresh = _normalize({k: run_info.get(k) for k in _RESUME_KEYS})
+            stored = {k: previous.get(k) for k in _RESUME_KEYS}
+            diff = [k for k in _RESUME_KEYS if fresh[k] != stored[k]]
+            if diff:
+                details = "; ".join(f"{k}: run has {stored[k]!r}, now "
+                                    f"{fresh[k]!r}" for k in diff)
+                raise RunError(
+                    f"{out} holds an unfinished run with other settings "
+                    f"({details}); rerun with the same settings to resume, "
+                    "or pass --overwrite to start over")
+            run_info["initial_evaluation"] = previous.get("initial_evaluation")
+            run_info["created"] = previous.get("created")
+            return True
+    os.makedirs(out, exist_ok=True)
+    return False
+
+
+def _read_history(path):
+    history = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                for key, value in row.items():
+                    history.setdefault(key, []).append(float(value))
+    return history
+
+
+def write_latent_figures(model, out_dir, test_images, seed=0):
+    """Manifold and interpolation grids for models with a latent space."""
+    from zoo import latent
+
+    if not {"encode", "decode"} <= set(model.capabilities) or \
+            not hasattr(model, "latent_dim"):
+        return []
+    scale = display_scale(model.image_shape[:2])
+    written = []
+    if model.latent_dim >= 2:
+        path = os.path.join(out_dir, "manifold.png")
+        save_png(path, make_grid(latent.manifold_grid(model, grid_size=15)), scale)
+        written.append(path)
+    z = latent.codes(model, test_images[:16]).numpy()
+    for method in ("linear", "spherical"):
+        path = os.path.join(out_dir, f"interpolation_{method}.png")
+        paths = latent.interpolate(z[:8], z[8:16], num_steps=10, method=method)
+        images = model.decode(np.reshape(paths, (-1, model.latent_dim)))
+        save_png(path, make_grid(images, num_cols=10), scale)
+        written.append(path)
+    return written
+
+
+def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
+          overrides=None, seed=0, learning_rate=1e-3, jit_compile=False,
+          iwae_samples=100, export=True, overwrite=False, verbose="auto",
+          data_dir=None):
+    """Trains a registered model with `compile` + `fit`; returns metrics.json's dict.
+
+    Args:
+      model_name: registered model name (see `zoo.list_models()`).
+      dataset: dataset spec (see `training.datasets`).
+      epochs: total epochs (a resumed run continues up to this number).
+      batch_size: training batch size.
+      out: run directory; default runs/MODEL.
+      overrides: model constructor kwargs.
+      seed: seeds weights, data order, model randomness and sample grids.
+      learning_rate: Adam's learning rate.
+      jit_compile: XLA-compile the train step (training only; exports are
+        never XLA-compiled).
+      iwae_samples: k for the final importance-weighted log-likelihood.
+      export: write the SavedModel to out/export/MODEL/VERSION.
+      overwrite: replace a finished run or foreign folder at `out`.
+      verbose: Keras `fit` verbosity.
+      data_dir: tensorflow-datasets data directory.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not learning_rate > 0:
+        raise ConfigError(f"learning_rate must be > 0, got {learning_rate!r}")
+    zoo.get_class(model_name)
+    out = out or os.path.join("runs", model_name)
+    data_info = datasets.info(dataset, data_dir=data_dir)
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_name, data_info.image_shape, overrides, seed)
+
+    run_info = _normalize({
+        "model": model_name, "config": model.get_config(), "dataset": dataset,
+        "batch_size": batch_size, "seed": seed, "learning_rate": learning_rate,
+        "jit_compile": bool(jit_compile), "epochs": epochs,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+    })
+    # The layer name embeds a global counter; it must not block a resume.
+    run_info["config"].pop("name", None)
+    resuming = prepare_run_dir(out, run_info, overwrite)
+    run_info["status"] = "running"
+    _write_json(os.path.join(out, "run.json"), run_info)
+
+    labels = getattr(model, "requires_labels", False)
+    train_ds = datasets.load(dataset, "train", batch_size=batch_size,
+                             mode=model.preprocessing(True), labels=labels,
+                             seed=seed, data_dir=data_dir)
+    test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
+                            mode=model.preprocessing(False), labels=labels,
+                            shuffle=False, seed=seed, data_dir=data_dir)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  jit_compile=bool(jit_compile))
+    if not resuming:
+        run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
+                                                  seed=seed)
+        _write_json(os.path.join(out, "run.json"), run_info)
+
+    reference = next(iter(test_ds))
+    reference = np.asarray(model.images_from_batch(reference))[:32]
+    num_train = data_info.num_examples["train"]
+    throughput = Throughput(num_train)
+    backup_dir = os.path.join(out, "backup")
+    callbacks = [
+        NaNGuard(),
+        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
+        keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(out, "logs")),
+        SampleGrid(os.path.join(out, "samples"),
+                   os.path.join(out, "logs", "images"), seed=seed,
+                   reference_images=reference),
+        throughput,
+    ]
+    start = time.perf_counter()
+    try:
+        model.fit(train_ds, epochs=epochs, validation_data=test_ds,
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
+    except NonFiniteLossError as e:
+        raise RunError(
+            f"training stopped: {e}. The last finished epoch is kept in "
+            f"{backup_dir}; lower --learning-rate (or fix the data) and rerun "
+            "with --overwrite, or rerun as is to resume from it") from None
+    train_seconds = time.perf_counter() - start
+
+    model_path = os.path.join(out, "model.keras")
+    model.save(model_path + ".tmp.keras")
+    os.replace(model_path + ".tmp.keras", model_path)
+
+    test_images = np.concatenate(
+        [np.asarray(model.images_from_batch(b)) for b in test_ds.take(1)])
+    write_latent_figures(model, os.path.join(out, "latent"), test_images, seed)
+    final = evaluate(model, test_ds, iwae_samples=iwae_samples, seed=seed)
+    metrics = {
+        "model": model_name, "dataset": dataset, "epochs": epochs,
+        "history": _read_history(os.path.join(out, "history.csv")),
+        "initial_evaluation": run_info.get("initial_evaluation"),
+        "evaluation": final,
+        "train_seconds_this_session": train_seconds,
+        "train_images_per_second": throughput.steady_rate(),
+    }
+    _write_json(os.path.join(out, "metrics.json"), metrics)
+    run_info["evaluation"] = final
+    _write_json(os.path.join(out, "run.json"), run_info)
+
+    if export:
+        from export.saved_model import export_run
+
+        metrics["export"] = export_run(out, os.path.join(out, "export"))
+        _write_json(os.path.join(out, "metrics.json"), metrics)
+    run_info["status"] = "complete"
+    _write_json(os.path.join(out, "run.json"), run_info)
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return metrics

@@ -1,0 +1,135 @@
+"""TFP distributions shared by the families: priors, posteriors, pixel likelihoods.
+
+Models hold `tfp.distributions` objects rather than `tfp.layers` (which
+only work with Keras 2), so the distributions are built from network outputs
+inside `call`/`train_step` and never own variables.
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo.errors import ConfigError
+
+tfd = tfp.distributions
+
+PRIORS = ("normal",)
+LIKELIHOODS = ("bernoulli", "gaussian", "discretized_logistic")
+
+
+def make_prior(kind, latent_dim):
+    """The prior p(z) as a distribution with batch shape [] and event [latent_dim].
+
+    Args:
+      kind: "normal" for N(0, I).
+      latent_dim: positive int.
+    """
+    if kind == "normal":
+        return tfd.MultivariateNormalDiag(
+            loc=tf.zeros([latent_dim]), scale_diag=tf.ones([latent_dim]),
+            name="prior")
+    raise ConfigError(f"unknown prior {kind!r}; choose one of {PRIORS}")
+
+
+def diagonal_gaussian(mean, log_var):
+    """q(z|x) = N(mean, diag(exp(log_var))), batch [N], event [latent_dim]."""
+    return tfd.MultivariateNormalDiag(
+        loc=mean, scale_diag=tf.exp(0.5 * log_var), name="posterior")
+
+
+class ImageLikelihood:
+    """p(x | params) for images with values in [0, 1].
+
+    Networks emit `params` of shape [N, H, W, C * params_per_channel]; this
+    object turns them into a `tfd` distribution over the whole image (event
+    shape [H, W, C]) and maps images to the distribution's support.
+
+    Kinds:
+      bernoulli: Bernoulli per pixel, for binarized data. On grey levels its
+        log-probability is the cross-entropy, not a normalized likelihood.
+      gaussian: Gaussian per pixel with learned scale, a density on [0, 1]
+        (not comparable to the discrete kinds in bits/dim). The scale is
+        floored at one grey level so the density cannot grow without bound
+        on discrete data.
+      discretized_logistic: a logistic per pixel quantized to `num_levels`
+        grey levels, edges absorbing the tails (Salimans et al. 2017, eq. 2),
+        a normalized distribution over 8-bit images.
+
+    References:
+      [1] Salimans, Karpathy, Chen, Kingma. PixelCNN++. ICLR 2017.
+    """
+
+    def __init__(self, kind, num_levels=256):
+        if kind not in LIKELIHOODS:
+            raise ConfigError(
+                f"unknown likelihood {kind!r}; choose one of {LIKELIHOODS}")
+        if not 2 <= int(num_levels) <= 65536:
+            raise ConfigError(f"num_levels must be in [2, 65536], got {num_levels}")
+        self.kind = kind
+        self.num_levels = int(num_levels)
+
+    @property
+    def params_per_channel(self):
+        return 1 if self.kind == "bernoulli" else 2
+
+    @property
+    def data_is_binary(self):
+        return self.kind == "bernoulli"
+
+    def _split(self, params):
+        loc, raw_scale = tf.split(params, 2, axis=-1)
+        return loc, raw_scale
+
+    def distribution(self, params):
+        """The `tfd` distribution, batch [N], event [H, W, C].
+
+        Its support is {0, 1} for bernoulli, the reals for gaussian and the
+        integer grey levels {0, ..., num_levels - 1} for discretized_logistic;
+        `to_support` maps images in [0, 1] onto it.
+        """
+        if self.kind == "bernoulli":
+            base = tfd.Bernoulli(logits=params, dtype=tf.float32)
+        elif self.kind == "gaussian":
+            loc, raw_scale = self._split(params)
+            floor = 1.0 / (self.num_levels - 1)
+            base = tfd.Normal(tf.sigmoid(loc), floor + tf.nn.softplus(raw_scale))
+        else:
+            loc, raw_scale = self._split(params)
+            top = float(self.num_levels - 1)
+            # Logistic on the level scale; the floor of a tenth of a level
+            # keeps log(cdf(k + 1/2) - cdf(k - 1/2)) finite.
+            logistic = tfd.Logistic(top * tf.sigmoid(loc),
+                                    0.1 + tf.nn.softplus(raw_scale) * top / 8)
+            base = tfd.QuantizedDistribution(
+                tfd.TransformedDistribution(logistic, tfp.bijectors.Shift(-0.5)),
+                low=0.0, high=top)
+        return tfd.Independent(base, reinterpreted_batch_ndims=3)
+
+    def to_support(self, images):
+        """Maps images in [0, 1] to the distribution's support."""
+        if self.kind == "discretized_logistic":
+            return tf.round(images * (self.num_levels - 1))
+        return images
+
+    def from_support(self, values):
+        """Inverse of `to_support`: values on the support to [0, 1]."""
+        if self.kind == "discretized_logistic":
+            return values / (self.num_levels - 1)
+        return values
+
+    def log_prob(self, params, images):
+        """log p(images | params) in nats, shape [N]."""
+        return self.distribution(params).log_prob(self.to_support(images))
+
+    def mean(self, params):
+        """E[x | params] mapped to [0, 1], the image shown for a code."""
+        if self.kind == "bernoulli":
+            return tf.sigmoid(params)
+        loc, _ = self._split(params)
+        # The quantized mean is within a fraction of a level of the logistic
+        # location; the location is what users expect to see.
+        return tf.sigmoid(loc)
+
+    def sample(self, params, seed):
+        """A pixel-level sample mapped to [0, 1]."""
+        x = self.distribution(params).sample(seed=seed)
+        return tf.clip_by_value(self.from_support(x), 0.0, 1.0)

@@ -1,0 +1,6 @@
+"""Layers and helpers shared across model families."""
+
+from zoo.layers.sampling import (check_seeds, per_row_seeds, sample_per_row,
+                                 tfp_seed)
+
+__all__ = ["check_seeds", "per_row_seeds", "sample_per_row", "tfp_seed"]

@@ -1,0 +1,82 @@
+"""Explicit, batch-invariant randomness.
+
+Sampling signatures take one seed row per output row (int32 [N, 2]) and use
+stateless RNG, so row i depends only on seed row i: TF Serving may split or
+merge batches along dimension 0 and the same seed still gives the same
+image. `model.sample(n, seed=s)` uses seed rows [s, 0], ..., [s, n - 1], so
+its i-th image equals a served request with seed [[s, i]].
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import InputError
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def per_row_seeds(num_samples, seed=None):
+    """Seed rows [[seed, 0], ..., [seed, num_samples - 1]] as int32 [N, 2].
+
+    Args:
+      num_samples: positive Python int N.
+      seed: Python int in [0, 2**31 - 1], or None for a fresh random seed.
+
+    Returns:
+      int32 Tensor of shape [N, 2].
+    """
+    if isinstance(num_samples, bool) or not isinstance(
+            num_samples, (int, np.integer)) or num_samples < 1:
+        raise InputError(
+            f"num_samples must be a positive integer, got {num_samples!r}")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(0, _INT32_MAX))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or \
+            not 0 <= seed <= _INT32_MAX:
+        raise InputError(
+            f"seed must be an integer in [0, {_INT32_MAX}], got {seed!r}")
+    rows = np.stack([np.full(num_samples, seed), np.arange(num_samples)], 1)
+    return tf.constant(rows, tf.int32)
+
+
+def check_seeds(seeds):
+    """Converts `seeds` to int32 [N, 2], raising `InputError` otherwise."""
+    if isinstance(seeds, (np.ndarray, list, tuple)):
+        arr = np.asarray(seeds)
+        if arr.dtype.kind not in "iu":
+            raise InputError(
+                f"seeds must be integers, got dtype {arr.dtype}")
+        seeds = arr.astype(np.int32)
+    seeds = tf.convert_to_tensor(seeds)
+    if not seeds.dtype.is_integer:
+        raise InputError(f"seeds must be int32 [N, 2], got dtype "
+                         f"{seeds.dtype.name}")
+    if seeds.shape.rank is not None and (
+            seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2)):
+        raise InputError(
+            f"seeds must have shape [N, 2] (one seed pair per sample), got "
+            f"{seeds.shape}")
+    return tf.cast(seeds, tf.int32)
+
+
+def sample_per_row(distribution, seeds):
+    """One draw from `distribution` per seed row.
+
+    Args:
+      distribution: a `tfp.distributions.Distribution` with batch shape [].
+      seeds: int32 [N, 2].
+
+    Returns:
+      Tensor [N, *event_shape], row i drawn with seed row i alone.
+    """
+    return tf.map_fn(lambda row: distribution.sample(seed=row), seeds,
+                     fn_output_signature=distribution.dtype)
+
+
+def tfp_seed(seed_generator):
+    """The next seed of a Keras `SeedGenerator` in the int32 form TFP wants.
+
+    Keras keeps its seed state as int64; TFP's stateless samplers reject
+    anything but int32 [2].
+    """
+    return tf.cast(seed_generator.next(), tf.int32)

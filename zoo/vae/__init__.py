@@ -1,0 +1,1 @@
+"""Variational autoencoders (Kingma & Welling 2014) with TFP distributions."""

@@ -1,0 +1,255 @@
+"""Shared machinery of the VAE family: ELBO, IWAE, train/test steps, export.
+
+Subclasses only build the networks (`_build_encoder`, `_build_decoder`).
+
+References:
+  [1] Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014.
+  [2] Higgins et al. beta-VAE: Learning Basic Visual Concepts with a
+      Constrained Variational Framework. ICLR 2017.
+  [3] Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders.
+      ICLR 2016 (arXiv:1509.00519, 2015).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.base import GenerativeModel, positive_int
+from zoo.distributions import ImageLikelihood, diagonal_gaussian, make_prior
+from zoo.errors import ConfigError
+from zoo.layers.sampling import check_seeds, per_row_seeds, sample_per_row, tfp_seed
+from zoo.losses import kl_divergence, log_mean_exp
+
+
+@tf.function(reduce_retracing=True)
+def _iwae_log_weights(model, x, q_loc, q_scale, eps):
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), shape [k, N] ([3], eq. 8)."""
+    k, n = tf.shape(eps)[0], tf.shape(eps)[1]
+    z = q_loc + q_scale * eps
+    q = diagonal_gaussian(q_loc, 2.0 * tf.math.log(q_scale))
+    params = model.decoder(tf.reshape(z, [k * n, model.latent_dim]))
+    x_rep = tf.reshape(tf.broadcast_to(x, tf.concat([[k], tf.shape(x)], 0)),
+                       tf.concat([[k * n], tf.shape(x)[1:]], 0))
+    log_px = tf.reshape(model.likelihood.log_prob(params, x_rep), [k, n])
+    return log_px + model.prior.log_prob(z) - q.log_prob(z)
+
+
+class VAEBase(GenerativeModel):
+    """A VAE: encoder q(z|x), prior p(z), decoder likelihood p(x|z).
+
+    The loss per image is the negative beta-weighted ELBO ([1] eq. 3, [2]
+    eq. 4):  -E_q[log p(x|z)] + beta * KL(q(z|x) || p(z)),  with one
+    reparameterized sample of z and the KL in closed form when TFP has one.
+
+    Args:
+      image_shape: (H, W, C).
+      latent_dim: size of z.
+      likelihood: "bernoulli" (binarized data), "gaussian" or
+        "discretized_logistic" (grey levels); see `zoo.distributions.ImageLikelihood`.
+      beta: weight of the KL term; 1 gives the ELBO, > 1 a beta-VAE.
+      prior: name of the prior; "normal" is N(0, I).
+      num_levels: grey levels of the data, for the discretized likelihood.
+      seed: seeds training-time randomness.
+    """
+
+    hub_endpoint = "decode"
+
+    def __init__(self, image_shape, latent_dim, likelihood, beta, prior,
+                 num_levels, seed, **kwargs):
+        super().__init__(image_shape=image_shape, seed=seed, **kwargs)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        try:
+            self.beta = float(beta)
+        except (TypeError, ValueError):
+            raise ConfigError(f"beta must be a number, got {beta!r}") from None
+        if not np.isfinite(self.beta) or self.beta < 0:
+            raise ConfigError(f"beta must be finite and >= 0, got {beta!r}")
+        self.likelihood = ImageLikelihood(likelihood, num_levels)
+        self.prior_kind = prior
+        self.prior = make_prior(prior, self.latent_dim)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def _build_networks(self):
+        """Builds encoder and decoder; subclasses call it at the end of __init__."""
+        self.encoder = self._build_encoder()
+        self.decoder = self._build_decoder()
+        self.built = True
+
+    def _build_encoder(self):
+        """A `keras.Model` from images [N, H, W, C] to [N, 2 * latent_dim]."""
+        raise NotImplementedError
+
+    def _build_decoder(self):
+        """A `keras.Model` from z [N, latent_dim] to likelihood parameters
+        [N, H, W, C * likelihood.params_per_channel]."""
+        raise NotImplementedError
+
+    @property
+    def decoder_channels(self):
+        return self.image_shape[-1] * self.likelihood.params_per_channel
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(latent_dim=self.latent_dim,
+                      likelihood=self.likelihood.kind, beta=self.beta,
+                      prior=self.prior_kind,
+                      num_levels=self.likelihood.num_levels)
+        return config
+
+    def preprocessing(self, training=True):
+        if self.likelihood.data_is_binary:
+            # Dynamic binarization for training, a fixed one for evaluation
+            # so test numbers are reproducible.
+            return "binary_dynamic" if training else "binary_static"
+        return "unit"
+
+    # --------------------------------------------------------------- model
+    def posterior(self, images):
+        """q(z|x) for already-validated images: batch [N], event [latent_dim]."""
+        mean, log_var = tf.split(self.encoder(images), 2, axis=-1)
+        return diagonal_gaussian(mean, log_var)
+
+    def decoder_distribution(self, z):
+        """p(x|z) as a `tfd` distribution, batch [N], event [H, W, C]."""
+        return self.likelihood.distribution(self.decoder(z))
+
+    def call(self, inputs, training=False):
+        return self._reconstruct(inputs)
+
+    def _encode(self, images):
+        return self.posterior(images)
+
+    def _decode(self, z):
+        return self.likelihood.mean(self.decoder(z))
+
+    def _reconstruct(self, images):
+        return self._decode(self.posterior(images).mean())
+
+    def _sample(self, seeds):
+        return self._decode(sample_per_row(self.prior, seeds))
+
+    def _elbo_terms(self, images, eps):
+        """log p(x|z) and KL per image for z = mean + std * eps; both [N]."""
+        q = self.posterior(images)
+        z = q.mean() + q.stddev() * eps
+        log_px = self.likelihood.log_prob(self.decoder(z), images)
+        return log_px, kl_divergence(q, self.prior, z)
+
+    def _standard_normal_rows(self, seeds):
+        return tf.map_fn(
+            lambda row: tf.random.stateless_normal([self.latent_dim], seed=row),
+            seeds, fn_output_signature=tf.float32)
+
+    def elbo(self, images, seed=0):
+        """Per-image ELBO in nats with one posterior sample per image.
+
+        Args:
+          images: float [N, H, W, C] in [0, 1].
+          seed: int; image i uses seed row [seed, i] (as in `sample`).
+
+        Returns:
+          float32 [N].
+        """
+        images = self.check_images(images)
+        return self.elbo_from_seeds(images, per_row_seeds(int(images.shape[0]), seed))
+
+    def elbo_from_seeds(self, images, seeds):
+        """Per-image ELBO [N] with the posterior sample of row i drawn from seed row i."""
+        log_px, kl = self._elbo_terms(self.check_images(images),
+                                      self._standard_normal_rows(check_seeds(seeds)))
+        return log_px - kl
+
+    def kl(self, images):
+        """KL(q(z|x) || p(z)) per image [N], closed form for the normal prior."""
+        return kl_divergence(self.posterior(self.check_images(images)), self.prior)
+
+    def iwae(self, images, num_samples=100, seed=0, chunk_size=None):
+        """Importance-weighted estimate of log p(x) with k samples ([3], eq. 8).
+
+        E[IWAE_k] is a lower bound on log p(x) that rises with k and equals
+        the ELBO for k = 1 (with a Monte Carlo KL).
+
+        Args:
+          images: float [N, H, W, C] in [0, 1].
+          num_samples: k.
+          seed: int; the same seed gives the same estimate.
+          chunk_size: samples decoded at once (default: up to 64 per image
+            batch), bounding memory for large k.
+
+        Returns:
+          float32 [N] in nats.
+        """
+        images = self.check_images(images)
+        k = positive_int("num_samples", num_samples)
+        chunk = positive_int("chunk_size", chunk_size or min(k, 64))
+        q = self.posterior(images)
+        loc, scale = q.mean(), q.stddev()
+        log_w = []
+        for i, start in enumerate(range(0, k, chunk)):
+            size = min(chunk, k - start)
+            eps = tf.random.stateless_normal(
+                tf.concat([[size], tf.shape(loc)], 0), seed=[seed, i])
+            log_w.append(_iwae_log_weights(self, images, loc, scale, eps))
+        return log_mean_exp(tf.concat(log_w, 0), axis=0)
+
+    def _log_prob(self, images, num_samples=100, seed=0):
+        return self.iwae(images, num_samples=num_samples, seed=seed)
+
+    # -------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    def _loss_terms(self, images):
+        eps = tf.random.stateless_normal(
+            [tf.shape(images)[0], self.latent_dim], seed=tfp_seed(self.seed_generator))
+        log_px, kl = self._elbo_terms(images, eps)
+        reconstruction = -tf.reduce_mean(log_px)
+        kl = tf.reduce_mean(kl)
+        loss = reconstruction + self.beta * kl
+        if self.losses:
+            loss += tf.add_n(self.losses)
+        return loss, reconstruction, kl
+
+    def _update_metrics(self, loss, reconstruction, kl):
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        images = self.images_from_batch(data)
+        with tf.GradientTape() as tape:
+            loss, reconstruction, kl = self._loss_terms(images)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._update_metrics(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        return self._update_metrics(*self._loss_terms(self.images_from_batch(data)))
+
+    # ---------------------------------------------------------------- export
+    def serving_endpoints(self):
+        endpoints = super().serving_endpoints()
+        z_spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
+        image_spec = self.image_spec()
+
+        def encode(images):
+            q = self.posterior(self.check_images(images))
+            return {"mean": q.mean(), "log_var": 2.0 * tf.math.log(q.stddev())}
+
+        def elbo(images, seed):
+            log_px, kl = self._elbo_terms(self.check_images(images),
+                                          self._standard_normal_rows(seed))
+            return {"elbo": log_px - kl, "kl": kl}
+
+        endpoints.update(
+            decode=(lambda z: {"images": self._decode(z)}, [z_spec]),
+            encode=(encode, [image_spec]),
+            reconstruct=(lambda images: {
+                "images": self._reconstruct(self.check_images(images))}, [image_spec]),
+            elbo=(elbo, [image_spec, self.seed_spec()]),
+        )
+        return endpoints
