@@ -174,5 +174,8 @@ def test_manifold_grid_and_attribute_vector(trained):
     # At strength 1 the code of a zero moves to the mean code of the ones.
     d_one = np.linalg.norm(moved[1, 0] - z[y == 1].mean(0))
     assert d_one < np.linalg.norm(moved[0, 0] - z[y == 1].mean(0))
+    dims = latent.active_dims(model, x, num_dims=3)
+    activity = np.var(z, axis=0)
+    assert activity[dims[0]] == activity.max() and activity[dims[0]] >= activity[dims[2]]
     with pytest.raises(zoo.InputError, match="class 42"):
         latent.attribute_vector(model, x, y, target=42, source=0)

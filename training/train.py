@@ -48,7 +48,7 @@ def build_parser():
     parser.add_argument("--dataset", default="digits",
                         help="digits (default, offline), a tensorflow-datasets "
                              "name, npz:PATH or dir:PATH")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", help="run directory (default runs/MODEL)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -64,6 +64,8 @@ def build_parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run in --out")
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
+    parser.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
+                        help="Keras progress output: auto, 0, 1 or 2")
     return parser
 
 
@@ -81,7 +83,8 @@ def main(argv=None):
             overrides=parse_overrides(args.set), seed=args.seed,
             learning_rate=args.learning_rate, jit_compile=args.jit_compile,
             iwae_samples=args.iwae_samples, export=not args.no_export,
-            overwrite=args.overwrite, data_dir=args.data_dir)
+            overwrite=args.overwrite, data_dir=args.data_dir,
+            verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
     except (ZooError, DatasetError, ExportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -149,7 +149,9 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
     written = []
     if model.latent_dim >= 2:
         path = os.path.join(out_dir, "manifold.png")
-        save_png(path, make_grid(latent.manifold_grid(model, grid_size=15)), scale)
+        dims = latent.active_dims(model, test_images)
+        save_png(path, make_grid(latent.manifold_grid(model, grid_size=15, dims=dims)),
+                 scale)
         written.append(path)
     z = latent.codes(model, test_images[:16]).numpy()
     for method in ("linear", "spherical"):

@@ -9,6 +9,7 @@ References:
   [2] White. Sampling Generative Networks. arXiv:1609.04468, 2016
       (spherical interpolation; attribute vectors).
   [3] Shoemake. Animating Rotation with Quaternion Curves. SIGGRAPH 1985.
+  [4] Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders. 2015.
 """
 
 import numpy as np
@@ -84,6 +85,16 @@ def manifold_grid(model, grid_size=15, dims=(0, 1), coverage=0.95):
     z[..., dims[0]] = values[:, None]
     z[..., dims[1]] = values[None, :]
     return model.decode(z.reshape(-1, model.latent_dim))
+
+
+def active_dims(model, images, num_dims=2):
+    """Indices of the most active latent units, most active first.
+
+    Activity is Cov_x(E_q[z_u | x]), the variance over data of a unit's
+    posterior mean ([4], sec. 5.2); units the model ignores sit near 0.
+    """
+    activity = np.var(codes(model, images).numpy(), axis=0)
+    return tuple(int(i) for i in np.argsort(-activity)[:num_dims])
 
 
 def class_mean_codes(model, images, labels):

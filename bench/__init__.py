@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure models, not tests (they assert nothing)."""

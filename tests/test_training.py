@@ -1,0 +1,174 @@
+"""The training CLI: artifacts, clear errors, NaN handling and resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from training import train as train_cli
+from zoo.vae.base import VAEBase
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--set", "latent_dim=2", "--set", "hidden_units=(16,)", "--iwae-samples", "5"]
+
+
+def _epochs(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("runs") / "vae")
+    assert train_cli.main(["vae", "--epochs", "2", "--out", out, "--verbose", "0"] + TINY) == 0
+    return out
+
+
+def test_run_directory_holds_every_artifact(finished_run):
+    out = finished_run
+    for path in ("model.keras", "samples/epoch_001.png", "samples/epoch_002.png",
+                 "metrics.json", "run.json", "history.csv",
+                 "latent/manifold.png", "latent/interpolation_spherical.png",
+                 "export/vae/1/saved_model.pb", "export/vae/1/metadata.json"):
+        assert os.path.isfile(os.path.join(out, path)), path
+    assert not os.path.exists(os.path.join(out, "backup"))
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    ev = metrics["evaluation"]
+    assert ev["evaluation_data"] == "binary_static" and ev["iwae_samples"] == 5
+    assert np.isfinite(ev["test_elbo_nats"]) and ev["test_elbo_bits_per_dim"] > 0
+    assert len(metrics["history"]["loss"]) == 2
+    assert metrics["train_images_per_second"] > 0
+    assert json.load(open(os.path.join(out, "run.json")))["status"] == "complete"
+    assert _epochs(out) == [0, 1]
+    # TensorBoard: scalars for train/validation and the sample grid images.
+    tags = set()
+    for root, _, files in os.walk(os.path.join(out, "logs")):
+        for name in files:
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                tags.update(v.tag for v in event.summary.value)
+    assert {"samples", "reconstructions"} <= tags, tags
+    assert any("loss" in t for t in tags), tags
+
+
+def test_help_lists_every_registered_model():
+    proc = subprocess.run([sys.executable, "-m", "training.train", "--help"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for name in zoo.list_models():
+        assert f"\n  {name} " in proc.stdout, name
+
+
+def test_unknown_model_prints_one_clear_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.train", "vea", "--out", str(tmp_path / "r")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "unknown model 'vea'" in proc.stderr and "Did you mean vae" in proc.stderr
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["dataset", "set_key", "missing_npz", "corrupt_npz",
+                                  "rank", "epochs"])
+def test_bad_input_gives_clear_error(case, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = {
+        "dataset": (["--dataset", "mnsit"], "mnist"),
+        "set_key": (["--set", "latnet_dim=3"], "latnet_dim"),
+        "missing_npz": (["--dataset", f"npz:{tmp_path}/nope.npz"], "nope.npz"),
+        "corrupt_npz": (["--dataset", "npz:" + _write(tmp_path / "bad.npz", b"not a zip")],
+                        "bad.npz"),
+        "rank": (["--dataset", f"npz:{tmp_path}/rank.npz"], "shape"),
+        "epochs": (["--epochs", "0"], "epochs"),
+    }[case]
+    np.savez(tmp_path / "rank.npz", x=np.zeros((5, 8), np.uint8))
+    assert train_cli.main(["vae", "--out", out] + args[0]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and args[1] in err, err
+    assert len(err.strip().splitlines()) <= 3, err
+
+
+def test_finished_run_is_never_overwritten_silently(finished_run, capsys):
+    path = os.path.join(finished_run, "model.keras")
+    before = (os.path.getmtime(path), open(path, "rb").read())
+    assert train_cli.main(["vae", "--epochs", "1", "--out", finished_run]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert (os.path.getmtime(path), open(path, "rb").read()) == before
+
+
+def test_foreign_directory_is_not_used(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert train_cli.main(["vae", "--out", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_nan_loss_stops_clearly_then_resumes(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "run")
+    args = ["vae", "--epochs", "3", "--batch-size", "256", "--out", out,
+            "--verbose", "0"] + TINY
+    original = VAEBase._loss_terms
+    steps_per_epoch = 6  # 1437 training digits / 256
+
+    def nan_in_epoch_two(self, images):
+        loss, rec, kl = original(self, images)
+        bad = self.optimizer.iterations >= steps_per_epoch
+        return tf.where(bad, np.nan, loss), rec, kl
+
+    monkeypatch.setattr(VAEBase, "_loss_terms", nan_in_epoch_two)
+    assert train_cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "epoch 2" in err and "backup" in err, err
+    assert os.path.isfile(os.path.join(out, "samples", "epoch_001.png"))
+    assert not os.path.exists(os.path.join(out, "samples", "epoch_002.png"))
+    assert not os.path.exists(os.path.join(out, "model.keras"))
+    assert os.path.isdir(os.path.join(out, "backup"))
+    assert json.load(open(os.path.join(out, "run.json")))["status"] == "running"
+
+    monkeypatch.setattr(VAEBase, "_loss_terms", original)
+    assert train_cli.main(args) == 0
+    assert _epochs(out) == [0, 1, 2]  # epoch 1 resumed, not restarted
+
+
+def test_resume_refuses_changed_settings(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"model": "vae", "status": "running",
+                                              "batch_size": 1}))
+    assert train_cli.main(["vae", "--out", str(out)]) == 2
+    assert "unfinished run with other settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_last_epoch(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.train", "vae", "--epochs", "6",
+           "--batch-size", "256", "--out", str(out), "--no-export", "--verbose", "0"] + TINY
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (out / "samples" / "epoch_002.png").exists():
+        assert proc.poll() is None and time.time() < deadline, "run ended early"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _epochs(out)
+    assert 2 <= len(done_before) < 6, done_before
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=300).returncode == 0
+    epochs = _epochs(out)
+    # Strictly increasing: the second session continued instead of restarting.
+    assert epochs[:len(done_before)] == done_before
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 5, epochs
+    assert os.path.isfile(out / "model.keras")
