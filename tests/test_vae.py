@@ -179,3 +179,31 @@ def test_manifold_grid_and_attribute_vector(trained):
     assert activity[dims[0]] == activity.max() and activity[dims[0]] >= activity[dims[2]]
     with pytest.raises(zoo.InputError, match="class 42"):
         latent.attribute_vector(model, x, y, target=42, source=0)
+
+
+def test_prior_without_closed_form_kl_uses_monte_carlo():
+    import tensorflow_probability as tfp
+
+    tfd = tfp.distributions
+
+    class MixturePriorVAE(zoo.get_class("vae")):
+        def _make_prior(self):
+            return tfd.MixtureSameFamily(
+                tfd.Categorical(logits=tf.zeros(2)),
+                tfd.MultivariateNormalDiag(loc=[[-2.0] * self.latent_dim,
+                                                [2.0] * self.latent_dim],
+                                           scale_diag=tf.ones([2, self.latent_dim])))
+
+    model = MixturePriorVAE(latent_dim=3, hidden_units=(16,), seed=0)
+    images = contract.real_images(model, 8)
+    with pytest.raises(NotImplementedError):
+        tfd.kl_divergence(model.posterior(images), model.prior)
+    eps = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    log_px, kl = model._elbo_terms(images, eps)
+    q = model.posterior(images)
+    z = q.mean() + q.stddev() * eps
+    np.testing.assert_allclose(kl, q.log_prob(z) - model.prior.log_prob(z), rtol=1e-5)
+    model.compile(optimizer="adam")
+    logs = model.fit(contract.batches(model), epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][-1])
+    assert model.sample(4, seed=0).shape == (4, 8, 8, 1)

@@ -91,7 +91,8 @@ class Throughput(keras.callbacks.Callback):
     """Measures training images per second for each epoch.
 
     Args:
-      images_per_epoch: number of training images one epoch sees.
+      images_per_epoch: number of training images one epoch sees; None
+        (unknown) records nothing.
     """
 
     def __init__(self, images_per_epoch):
@@ -103,6 +104,8 @@ class Throughput(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.images_per_epoch:
+            return
         self.images_per_second.append(
             self.images_per_epoch / (time.perf_counter() - self._start))
 

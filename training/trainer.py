@@ -226,7 +226,9 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
 
     reference = next(iter(test_ds))
     reference = np.asarray(model.images_from_batch(reference))[:32]
-    num_train = data_info.num_examples["train"]
+    # tfds reports split sizes only once prepared, which `load` just ensured.
+    num_train = data_info.num_examples.get("train") or datasets.info(
+        dataset, data_dir=data_dir).num_examples.get("train")
     throughput = Throughput(num_train)
     backup_dir = os.path.join(out, "backup")
     callbacks = [

@@ -66,10 +66,18 @@ class VAEBase(GenerativeModel):
             raise ConfigError(f"beta must be finite and >= 0, got {beta!r}")
         self.likelihood = ImageLikelihood(likelihood, num_levels)
         self.prior_kind = prior
-        self.prior = make_prior(prior, self.latent_dim)
+        self.prior = self._make_prior()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def _make_prior(self):
+        """p(z) as a `tfd` distribution, batch [], event [latent_dim].
+
+        Override to use another prior; the KL falls back to a one-sample
+        Monte Carlo estimate when TFP has no closed form for the pair.
+        """
+        return make_prior(self.prior_kind, self.latent_dim)
 
     def _build_networks(self):
         """Builds encoder and decoder; subclasses call it at the end of __init__."""
