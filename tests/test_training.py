@@ -172,3 +172,18 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
     assert epochs[:len(done_before)] == done_before
     assert epochs == sorted(set(epochs)) and epochs[-1] == 5, epochs
     assert os.path.isfile(out / "model.keras")
+
+
+def test_trains_on_a_tfds_dataset(tmp_path):
+    import tensorflow_datasets as tfds
+
+    from training.trainer import train
+
+    with tfds.testing.mock_data(num_examples=40):
+        metrics = train("conv_vae", dataset="mnist", epochs=1, batch_size=16,
+                        out=str(tmp_path / "run"), export=False, verbose=0,
+                        iwae_samples=2, overrides=dict(latent_dim=2, filters=(4,),
+                                                       dense_units=8))
+    assert np.isfinite(metrics["evaluation"]["test_elbo_nats"])
+    config = json.load(open(tmp_path / "run" / "run.json"))["config"]
+    assert config["image_shape"] == [28, 28, 1]
