@@ -87,8 +87,10 @@ def test_saved_model_cli_runs_every_signature(run_dir, tmp_path):
             np.save(tmp_path / f"{signature}_{name}.npy", value)
             args.append(f"{name}={tmp_path}/{signature}_{name}.npy")
         proc = subprocess.run(
-            ["saved_model_cli", "run", "--dir", path, "--tag_set", "serve",
-             "--signature_def", signature, "--inputs", ";".join(args)],
+            # The module, not the console script: fresh venvs may lack it on PATH.
+            [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
+             "--dir", path, "--tag_set", "serve", "--signature_def", signature,
+             "--inputs", ";".join(args)],
             capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "Result for output key" in proc.stdout, proc.stdout
