@@ -81,7 +81,7 @@ def endpoint_outputs(model, n=5):
 def fit_step(name):
     """One short fit: finite losses, and the weights move."""
     model = build(name)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(**model.make_optimizers())
     before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(batches(model), epochs=1, verbose=0)
     for key, values in history.history.items():
@@ -103,10 +103,14 @@ def seeds_reproduce(name):
     assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 1
     # Row i of sample(n, seed=s) is seed row [s, i], alone or in any batch.
     seeds = np.array([[3, 2], [9, 1], [3, 0]], np.int32)
-    together = model.sample_from_seeds(seeds)
+    # Conditional models: the labels sample() uses by default for rows 2, 1, 0.
+    labels = (np.array([2, 1, 0]) % model.num_classes).astype(np.int32) \
+        if model.conditional else None
+    together = model.sample_from_seeds(seeds, labels)
     for i in range(3):
-        np.testing.assert_allclose(model.sample_from_seeds(seeds[i:i + 1])[0],
-                                   together[i], atol=1e-6)
+        alone = model.sample_from_seeds(
+            seeds[i:i + 1], None if labels is None else labels[i:i + 1])
+        np.testing.assert_allclose(alone[0], together[i], atol=1e-6)
     np.testing.assert_allclose(together[0], a[2], atol=1e-6)
     np.testing.assert_allclose(together[2], a[0], atol=1e-6)
 

@@ -142,6 +142,8 @@ def test_bad_inputs_are_rejected_clearly():
         model.sample(0)
     with pytest.raises(zoo.InputError, match=r"\[N, 2\]"):
         model.sample_from_seeds(np.zeros((2, 3), np.int32))
+    with pytest.raises(zoo.InputError, match="not class-conditional"):
+        model.sample(2, seed=0, labels=[0, 1])
 
 
 def test_interpolation_endpoints_and_slerp_norm():

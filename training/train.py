@@ -54,7 +54,8 @@ def build_parser():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="model constructor argument, e.g. latent_dim=8; repeatable")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float,
+                        help="learning rate (default: the model's own)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="XLA-compile the train step (exports stay XLA-free)")
     parser.add_argument("--iwae-samples", type=int, default=100,

@@ -164,7 +164,7 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
 
 
 def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
-          overrides=None, seed=0, learning_rate=1e-3, jit_compile=False,
+          overrides=None, seed=0, learning_rate=None, jit_compile=False,
           iwae_samples=100, export=True, overwrite=False, verbose="auto",
           data_dir=None):
     """Trains a registered model with `compile` + `fit`; returns metrics.json's dict.
@@ -177,7 +177,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
       out: run directory; default runs/MODEL.
       overrides: model constructor kwargs.
       seed: seeds weights, data order, model randomness and sample grids.
-      learning_rate: Adam's learning rate.
+      learning_rate: learning rate; None uses the model's default
+        (`model.make_optimizers`).
       jit_compile: XLA-compile the train step (training only; exports are
         never XLA-compiled).
       iwae_samples: k for the final importance-weighted log-likelihood.
@@ -190,7 +191,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not learning_rate > 0:
+    if learning_rate is not None and not learning_rate > 0:
         raise ConfigError(f"learning_rate must be > 0, got {learning_rate!r}")
     zoo.get_class(model_name)
     out = out or os.path.join("runs", model_name)
@@ -217,8 +218,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
                             mode=model.preprocessing(False), labels=labels,
                             shuffle=False, seed=seed, data_dir=data_dir)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  jit_compile=bool(jit_compile))
+    model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
     if not resuming:
         run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
                                                   seed=seed)

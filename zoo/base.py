@@ -119,29 +119,73 @@ class GenerativeModel(keras.Model):
         del training
         return "unit"
 
-    def sample(self, num_samples, seed=None):
+    @property
+    def conditional(self):
+        """True for class-conditional models (they set `num_classes`)."""
+        return bool(getattr(self, "num_classes", None))
+
+    def sample(self, num_samples, seed=None, labels=None):
         """Draws `num_samples` images.
 
         Args:
           num_samples: positive int N.
           seed: int; the same seed gives the same images. Row i uses seed
             row [seed, i], so it equals `sample_from_seeds([[seed, i]])`.
+          labels: int [N] class labels, for class-conditional models only;
+            default: 0, 1, ..., num_classes - 1, 0, 1, ... (a grid per class).
 
         Returns:
           float32 Tensor [N, H, W, C] in [0, 1].
         """
-        return self.sample_from_seeds(per_row_seeds(num_samples, seed))
+        if labels is None and self.conditional:
+            labels = np.arange(num_samples) % self.num_classes
+        return self.sample_from_seeds(per_row_seeds(num_samples, seed), labels)
 
-    def sample_from_seeds(self, seeds):
+    def sample_from_seeds(self, seeds, labels=None):
         """One image per seed row, independent of the rest of the batch.
 
         Args:
           seeds: int32 [N, 2].
+          labels: int32 [N] class labels; required by, and only accepted
+            by, class-conditional models.
 
         Returns:
           float32 Tensor [N, H, W, C] in [0, 1].
         """
-        return self._sample(check_seeds(seeds))
+        seeds = check_seeds(seeds)
+        if not self.conditional:
+            if labels is not None:
+                raise InputError(
+                    f"model {self.registered_name!r} is not class-conditional; "
+                    "do not pass labels")
+            return self._sample(seeds)
+        if labels is None:
+            raise InputError(f"model {self.registered_name!r} is class-conditional: "
+                             f"pass labels in [0, {self.num_classes})")
+        return self._sample(seeds, self.check_labels(labels, seeds.shape[0]))
+
+    def check_labels(self, labels, num_rows=None):
+        """Converts labels to int32 [N] and checks they lie in [0, num_classes)."""
+        if isinstance(labels, (np.ndarray, list, tuple)):
+            labels = np.asarray(labels)
+            if labels.dtype.kind not in "iu":
+                raise InputError(f"labels must be integers, got dtype {labels.dtype}")
+            if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+                raise InputError(f"labels must lie in [0, {self.num_classes}), got "
+                                 f"values from {labels.min()} to {labels.max()}")
+        labels = tf.convert_to_tensor(labels)
+        if not labels.dtype.is_integer or labels.shape.rank != 1:
+            raise InputError(f"labels must be int [N], got {labels.dtype.name} "
+                             f"{list(labels.shape)}")
+        if num_rows is not None and labels.shape[0] not in (None, num_rows):
+            raise InputError(f"got {labels.shape[0]} labels for {num_rows} samples")
+        labels = tf.cast(labels, tf.int32)
+        # In graphs (exported signatures) the range check runs with the data.
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+                tf.debugging.assert_less(labels, self.num_classes,
+                                         message="labels must be < num_classes")]):
+            return tf.identity(labels)
 
     def encode(self, images):
         """Maps images [N, H, W, C] to codes (a distribution for latent-variable models)."""
@@ -221,6 +265,18 @@ class GenerativeModel(keras.Model):
         return tf.cast(z, tf.float32)
 
     # --------------------------------------------------------------- training
+    #: Adam's learning rate when none is given (`make_optimizers`).
+    default_learning_rate = 1e-3
+
+    def make_optimizers(self, learning_rate=None):
+        """`compile` keyword arguments with this family's optimizers.
+
+        The trainer calls `model.compile(**model.make_optimizers(lr))`;
+        families with several players (GANs) return one optimizer each.
+        """
+        return {"optimizer": keras.optimizers.Adam(
+            learning_rate or self.default_learning_rate)}
+
     @staticmethod
     def images_from_batch(data):
         """The images of a `fit` batch that may carry labels."""
@@ -234,15 +290,27 @@ class GenerativeModel(keras.Model):
     def seed_spec():
         return tf.TensorSpec((None, 2), tf.int32, name="seed")
 
+    @staticmethod
+    def label_spec():
+        return tf.TensorSpec((None,), tf.int32, name="label")
+
     def serving_endpoints(self):
         """The SavedModel signatures: {name: (fn, [tf.TensorSpec, ...])}.
 
         Each fn takes the named tensors positionally and returns a dict of
-        batch-major tensors. `serving_default` samples from seeds when the
-        family can sample; families add their own endpoints.
+        batch-major tensors. `serving_default` samples from seeds (and
+        labels, for class-conditional models) when the family can sample;
+        families add their own endpoints. Input names follow one convention
+        across the zoo: `seed`, `images`, `z`, `label`.
         """
         endpoints = {}
         if "sample" in self.capabilities:
-            endpoints["serving_default"] = (
-                lambda seed: {"images": self._sample(seed)}, [self.seed_spec()])
+            if self.conditional:
+                endpoints["serving_default"] = (
+                    lambda seed, label: {"images": self._sample(
+                        seed, self.check_labels(label))},
+                    [self.seed_spec(), self.label_spec()])
+            else:
+                endpoints["serving_default"] = (
+                    lambda seed: {"images": self._sample(seed)}, [self.seed_spec()])
         return endpoints
