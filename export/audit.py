@@ -6,10 +6,9 @@ registry need custom server builds; functions marked for XLA compilation
 need experimental server flags.
 """
 
-import os
-
-from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import op_def_registry
+
+from export.signatures import read_saved_model_proto
 
 PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 XLA_OPS = frozenset({"XlaLaunch", "_XlaCompile", "_XlaRun", "XlaLaunchV2"})
@@ -28,10 +27,7 @@ def audit_saved_model(path):
     Returns:
       A list of human-readable problems; empty when the export is servable.
     """
-    pb_path = os.path.join(path, "saved_model.pb")
-    saved = saved_model_pb2.SavedModel()
-    with open(pb_path, "rb") as f:
-        saved.ParseFromString(f.read())
+    saved = read_saved_model_proto(path)
     function_names = set()
     problems = []
 

@@ -24,13 +24,48 @@ class ExportError(Exception):
     """The export could not be written; the message says why."""
 
 
-def _signature_info(specs):
-    return [{"name": s.name, "dtype": s.dtype.name,
-             "shape": [-1 if d is None else int(d) for d in s.shape]}
-            for s in specs]
+def _format_tensors(tensors):
+    return ", ".join(f"`{k}` {v['dtype']} {v['shape']}" for k, v in tensors.items())
 
 
-def export_model(model, path, metadata=None):
+def _model_card(name, info):
+    """README.md of an export: what it is, how it was trained, how to call it."""
+    cls = info["model"]
+    lines = [f"# {name}", "", f"Zoo model `{cls}` exported as a TF Serving SavedModel."]
+    if info.get("dataset"):
+        lines.append(f"Trained on `{info['dataset']}` for {info.get('epochs', '?')} epochs "
+                     f"(batch size {info.get('batch_size', '?')}).")
+    evaluation = info.get("evaluation") or {}
+    if evaluation:
+        lines += ["", "## Evaluation (test split)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                  for k, v in evaluation.items()]
+    lines += ["", "## Signatures", "", "Batch-major: every input and output has the batch "
+              "as dimension 0 (-1 below), so TF Serving may batch requests.", "",
+              "| signature | inputs | outputs |", "|---|---|---|"]
+    for sig, spec in info["signatures"].items():
+        lines.append(f"| `{sig}` | {_format_tensors(spec['inputs'])} | "
+                     f"{_format_tensors(spec['outputs'])} |")
+    default = info["signatures"].get("serving_default")
+    if default:
+        from export.warmup import example_batch
+
+        instance = {k: v[0].tolist() for k, v in example_batch(default["inputs"]).items()}
+        body = json.dumps({"signature_name": "serving_default", "instances": [instance]})
+        lines += ["", "## Serving", "", "```bash",
+                  f"curl -s -X POST http://localhost:8501/v1/models/{name}:predict \\",
+                  f"  -d '{body}'", "```"]
+    lines += ["", "## Loading", "", "```python",
+              "import tensorflow as tf",
+              "model = tf.saved_model.load(PATH)  # or zoo.hub.load(PATH), hub.load(PATH)",
+              "model.signatures['serving_default'](**inputs)",
+              f"model(...)  # __call__ = the `{info['hub_endpoint']}` signature",
+              "```", "", "## Config", "", "```json",
+              json.dumps(info["config"], indent=2, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def export_model(model, path, metadata=None, name=None):
     """Writes `model` as a SavedModel at `path`, which must not exist.
 
     Every entry of `model.serving_endpoints()` becomes a signature with named
@@ -38,14 +73,24 @@ def export_model(model, path, metadata=None):
     `hub.load(path)(inputs)` and `hub.KerasLayer` work. Variables are
     tracked, so `keras.layers.TFSMLayer` can fine-tune them.
 
+    Beside the SavedModel it writes a warmup request per signature
+    (assets.extra/tf_serving_warmup_requests), metadata.json and a model
+    card README.md.
+
     Args:
       model: a `zoo.base.GenerativeModel`.
       path: destination directory.
-      metadata: optional dict stored as metadata.json beside the model.
+      metadata: optional dict stored in metadata.json (dataset, epochs,
+        batch_size, evaluation, ...).
+      name: the name the model is served under (default: registered name).
 
     Returns:
       The dict written to metadata.json.
     """
+    from export.signatures import signature_defs
+    from export.warmup import write_warmup
+
+    name = name or model.registered_name
     if os.path.exists(path):
         raise ExportError(f"export path {path} already exists")
     endpoints = model.serving_endpoints()
@@ -70,17 +115,21 @@ def export_model(model, path, metadata=None):
         shutil.rmtree(path, ignore_errors=True)
         raise ExportError("export is not servable by TF Serving:\n  " +
                           "\n  ".join(problems))
+    signatures = signature_defs(path)
+    write_warmup(path, name, signatures)
     info = dict(metadata or {})
     info.update(
+        name=name,
         model=model.registered_name,
         config=model.get_config(),
         image_shape=list(model.image_shape),
         hub_endpoint=model.hub_endpoint,
-        signatures={name: {"inputs": _signature_info(specs)}
-                    for name, (_, specs) in endpoints.items()},
+        signatures=signatures,
     )
     with open(os.path.join(path, METADATA_FILE), "w") as f:
         json.dump(info, f, indent=2, default=str)
+    with open(os.path.join(path, "README.md"), "w") as f:
+        f.write(_model_card(name, info))
     return info
 
 
@@ -140,7 +189,7 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
     try:
         metadata = {k: run_info[k] for k in ("dataset", "epochs", "batch_size",
                                              "evaluation") if k in run_info}
-        export_model(model, tmp, metadata=metadata)
+        export_model(model, tmp, metadata=metadata, name=name)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.rename(tmp, final)

@@ -41,8 +41,12 @@ def test_versions_count_up_and_are_never_overwritten(run_dir, tmp_path, capsys):
     meta = json.load(open(os.path.join(base, "conv_vae", "1", "metadata.json")))
     assert meta["model"] == "conv_vae" and meta["dataset"] == "digits"
     assert {"serving_default", "decode", "encode", "reconstruct", "elbo"} <= set(meta["signatures"])
-    assert meta["signatures"]["elbo"]["inputs"][1] == {"name": "seed", "dtype": "int32",
-                                                       "shape": [-1, 2]}
+    assert meta["signatures"]["elbo"]["inputs"]["seed"] == {"dtype": "int32",
+                                                            "shape": [-1, 2]}
+    assert meta["signatures"]["serving_default"]["outputs"]["images"] == {
+        "dtype": "float32", "shape": [-1, 8, 8, 1]}
+    card = open(os.path.join(base, "conv_vae", "1", "README.md")).read()
+    assert "curl" in card and "`elbo`" in card and "test_elbo_nats" in card
 
 
 @pytest.mark.parametrize("args,message", [
@@ -62,8 +66,8 @@ def test_failed_export_leaves_only_complete_versions(run_dir, tmp_path, monkeypa
     export.export_run(run_dir, str(base))
     real = export.saved_model.export_model
 
-    def crash_midway(model, path, metadata=None):
-        real(model, path, metadata)  # the files are all there...
+    def crash_midway(model, path, metadata=None, name=None):
+        real(model, path, metadata, name)  # the files are all there...
         raise KeyboardInterrupt  # ...but the process dies before the rename
 
     monkeypatch.setattr(export.saved_model, "export_model", crash_midway)

@@ -1,0 +1,159 @@
+"""Load exported zoo models from a path or a model hub.
+
+    import zoo.hub
+    model = zoo.hub.load("serving/vae")               # latest version under a model dir
+    model = zoo.hub.load("file:///models/vae/3")
+    model = zoo.hub.load("https://www.kaggle.com/models/OWNER/MODEL/tensorFlow2/VARIANT/2")
+    model.signatures["serving_default"](seed=tf.constant([[0, 0]]))
+    layer = zoo.hub.keras_layer("serving/vae/1", "decode", trainable=True)
+
+Hub handles go through `tensorflow_hub` and its cache (set TFHUB_CACHE_DIR);
+they must name a version, so a model never changes under you.
+"""
+
+import json
+import os
+import re
+
+import keras
+import tensorflow as tf
+
+from zoo.errors import ZooError
+
+_HUB_URL = re.compile(r"^https?://(www\.)?(kaggle\.com/models|tfhub\.dev)/")
+_VERSIONED = re.compile(r"/\d+/?$")
+
+
+class HubError(ZooError):
+    """A handle that cannot be resolved or loaded; the message says why."""
+
+
+def resolve(handle):
+    """The local SavedModel directory a handle refers to.
+
+    Args:
+      handle: a SavedModel directory; a model directory holding numeric
+        version folders (the highest complete one is used); a `file://` URL
+        of either; or a versioned Kaggle Models / tfhub.dev URL.
+    """
+    handle = str(handle)
+    if handle.startswith("file://"):
+        handle = handle[len("file://"):]
+    elif _HUB_URL.match(handle):
+        if not _VERSIONED.search(handle):
+            raise HubError(f"hub handle {handle!r} names no version; pin one "
+                           "(…/VERSION) so the model cannot change under you")
+        try:
+            import tensorflow_hub as hub
+
+            handle = hub.resolve(handle)
+        except Exception as e:  # network, cache or missing model
+            raise HubError(f"cannot fetch {handle!r} through tensorflow_hub: {e}") from e
+    elif "://" in handle:
+        raise HubError(f"unsupported handle {handle!r}: use a path, file://, or a "
+                       "versioned Kaggle Models / tfhub.dev URL")
+    if not os.path.isdir(handle):
+        raise HubError(f"no SavedModel at {handle!r}: the directory does not exist")
+    if os.path.isfile(os.path.join(handle, "saved_model.pb")):
+        return handle
+    versions = sorted((int(d) for d in os.listdir(handle) if d.isdigit()
+                       and os.path.isfile(os.path.join(handle, d, "saved_model.pb"))),
+                      reverse=True)
+    if not versions:
+        raise HubError(f"{handle!r} holds neither saved_model.pb nor numeric version "
+                       "folders with one")
+    return os.path.join(handle, str(versions[0]))
+
+
+class ExportedModel:
+    """A loaded export: its signatures, its `__call__`, and its metadata.
+
+    Attribute access falls through to the restored object, so `variables`,
+    `trainable_variables` and the endpoints work as with `tf.saved_model.load`.
+    """
+
+    def __init__(self, path, loaded):
+        self.path = path
+        self._loaded = loaded
+        meta_path = os.path.join(path, "metadata.json")
+        self.metadata = {}
+        if os.path.isfile(meta_path):
+            with open(meta_path) as f:
+                self.metadata = json.load(f)
+
+    @property
+    def signatures(self):
+        return self._loaded.signatures
+
+    def __call__(self, *args, **kwargs):
+        return self._loaded(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._loaded, name)
+
+    def predict(self, signature="serving_default", **inputs):
+        """Runs a signature on NumPy-compatible inputs; returns NumPy arrays.
+
+        Raises `HubError` for an unknown signature or missing/extra inputs.
+        """
+        if signature not in self.signatures:
+            raise HubError(f"unknown signature {signature!r}; this model has "
+                           f"{sorted(self.signatures)}")
+        fn = self.signatures[signature]
+        expected = fn.structured_input_signature[1]
+        if set(inputs) != set(expected):
+            raise HubError(f"signature {signature!r} takes inputs {sorted(expected)}, "
+                           f"got {sorted(inputs)}")
+        tensors = {}
+        for key, spec in expected.items():
+            value = tf.convert_to_tensor(inputs[key])
+            if value.dtype != spec.dtype and not (value.dtype.is_integer and
+                                                  spec.dtype.is_integer):
+                if not (value.dtype.is_floating and spec.dtype.is_floating):
+                    raise HubError(f"input {key!r} must be {spec.dtype.name}, got "
+                                   f"{value.dtype.name}")
+            value = tf.cast(value, spec.dtype)
+            if not spec.shape.is_compatible_with(value.shape):
+                raise HubError(f"input {key!r} must have shape {spec.shape.as_list()} "
+                               f"(None = any), got {value.shape.as_list()}")
+            tensors[key] = value
+        return {k: v.numpy() for k, v in fn(**tensors).items()}
+
+
+def load(handle):
+    """Loads an exported zoo model (needs only TensorFlow, not the zoo or TFP).
+
+    Returns:
+      `ExportedModel` with `.signatures`, `.predict(signature, **inputs)`,
+      `__call__` (the hub endpoint) and `.metadata`.
+    """
+    path = resolve(handle)
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as e:  # corrupt or partial directories
+        raise HubError(f"{path!r} is not a readable SavedModel: "
+                       f"{type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+    return ExportedModel(path, loaded)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TFSMLayer(keras.layers.TFSMLayer):
+    """`keras.layers.TFSMLayer` whose weights can be fine-tuned with any optimizer.
+
+    Restored TF variables are named like "dense_kernel:0"; Keras 3 optimizers
+    derive slot names from variable names ("dense_kernel:0_momentum"), which
+    their name check rejects. This layer names its weights with ':' (and any
+    other character outside Keras' set) replaced by '_'.
+    """
+
+    def _add_existing_weight(self, weight):
+        variable = keras.Variable(
+            initializer=weight, trainable=weight.trainable, dtype=weight.dtype,
+            shape=weight.shape, name=re.sub(r"[^A-Za-z0-9_.>-]", "_", weight.name))
+        self._track_variable(variable)
+
+
+def keras_layer(handle, endpoint="serving_default", trainable=False, **kwargs):
+    """A Keras 3 layer calling one endpoint of an export (see `TFSMLayer`)."""
+    path = resolve(handle)
+    return TFSMLayer(path, call_endpoint=endpoint, trainable=trainable, **kwargs)
