@@ -102,8 +102,8 @@ def export_model(model, path, metadata=None, name=None):
                           f"the endpoints {sorted(endpoints)}")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, (fn, specs) in endpoints.items():
-        archive.add_endpoint(name, fn, input_signature=specs)
+    for endpoint, (fn, specs) in endpoints.items():
+        archive.add_endpoint(endpoint, fn, input_signature=specs)
     fn, specs = endpoints[model.hub_endpoint]
     archive.add_endpoint("__call__", fn, input_signature=specs)
     # Reusable SavedModel convention (hub.KerasLayer): no extra losses.

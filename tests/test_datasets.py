@@ -581,3 +581,12 @@ def test_dataset_error_is_value_error_and_info_is_frozen():
     with pytest.raises(Exception):
         meta.name = "other"
     assert D.MODES == ("unit", "symmetric", "binary_static", "binary_dynamic", "levels")
+
+
+def test_split_seed_is_independent_of_the_shuffle_seed():
+    a = np.concatenate(list(D.load("digits", "test", batch_size=500, seed=1).as_numpy_iterator()))
+    b = np.concatenate(list(D.load("digits", "test", batch_size=500, seed=2).as_numpy_iterator()))
+    np.testing.assert_array_equal(a, b)
+    c = np.concatenate(list(D.load("digits", "test", batch_size=500, split_seed=3)
+                            .as_numpy_iterator()))
+    assert not np.array_equal(a, c)

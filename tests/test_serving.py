@@ -167,6 +167,11 @@ def test_client_times_out_clearly():
 def test_warmup_requests_cover_and_run_every_signature(deployment):
     path = str(deployment["base"] / "vae" / "1")
     requests = read_warmup(path)
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    record = next(iter(tf.data.TFRecordDataset(os.path.join(path, export.warmup.WARMUP_FILE))))
+    log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+    assert log.predict_log.request.model_spec.name == "vae"
     loaded = tf.saved_model.load(path)
     expected = {s for s in loaded.signatures}
     assert {name for name, _ in requests} == expected
@@ -291,3 +296,26 @@ def test_real_tf_serving_container(deployment):
                                    atol=1e-5)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_publish_prepares_a_kaggle_models_folder(deployment, tmp_path, capsys):
+    import json
+
+    from export import publish
+
+    version = str(deployment["base"] / "vae" / "1")
+    out = tmp_path / "kaggle"
+    assert publish.main([version, "--out", str(out), "--owner", "zoo-team"]) == 0
+    assert "kaggle models instances create" in capsys.readouterr().out
+    model_meta = json.load(open(out / "model-metadata.json"))
+    instance = json.load(open(out / "default" / "model-instance-metadata.json"))
+    assert model_meta["slug"] == instance["modelSlug"] == "vae"
+    assert instance["framework"] == "tensorFlow2" and "curl" in instance["usage"]
+    # What is uploaded loads like the original.
+    np.testing.assert_allclose(
+        zoo.hub.load(out / "default").predict("serving_default", seed=SEEDS)["images"],
+        deployment["model"].sample_from_seeds(SEEDS), atol=1e-5)
+    assert publish.main([version, "--out", str(out), "--owner", "zoo-team"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert publish.main([version, "--out", str(tmp_path / "x"), "--owner", "Bad Owner"]) == 2
+    assert publish.main([str(tmp_path), "--out", str(tmp_path / "y"), "--owner", "abc"]) == 2

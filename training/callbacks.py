@@ -101,15 +101,20 @@ class Throughput(keras.callbacks.Callback):
         self.images_per_second = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start = self._last_batch = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Timed to the last training batch: validation and other callbacks'
+        # epoch-end work run before on_epoch_end and are not training.
+        self._last_batch = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.images_per_epoch:
-            return
-        self.images_per_second.append(
-            self.images_per_epoch / (time.perf_counter() - self._start))
+        elapsed = self._last_batch - self._start
+        if self.images_per_epoch and elapsed > 0:
+            self.images_per_second.append(self.images_per_epoch / elapsed)
 
     def steady_rate(self):
-        """Median over epochs after the first, which includes tracing."""
+        """Median over epochs after the first, which includes tracing; with a
+        single epoch, that epoch's rate (tracing included)."""
         rates = self.images_per_second[1:] or self.images_per_second
         return float(np.median(rates)) if rates else None

@@ -736,6 +736,7 @@ def load(
     labels=False,
     shuffle=None,
     seed=0,
+    split_seed=0,
     drop_remainder=False,
     image_size=None,
     test_fraction=0.2,
@@ -755,12 +756,15 @@ def load(
         labels: also yield int64 labels [B]; the dataset must have labels.
         shuffle: shuffle examples (reshuffled every epoch); default True for
             "train" and False otherwise.
-        seed: non-negative int; fixes the train/test split, the shuffle order,
-            static binarization (with the example index) and the sequence of
-            dynamic binarizations. Split and static binarization depend on
-            ``seed`` alone; the shuffle order and the dynamic binarization
-            keys are seeded tf.data ops, so like any such op they also depend
-            on the global ``tf.random.set_seed`` value.
+        seed: non-negative int; fixes the shuffle order, static binarization
+            (with the example index) and the sequence of dynamic
+            binarizations. Static binarization depends on ``seed`` alone; the
+            shuffle order and the dynamic binarization keys are seeded
+            tf.data ops, so like any such op they also depend on the global
+            ``tf.random.set_seed`` value.
+        split_seed: non-negative int choosing the train/test permutation of
+            sources without a predefined split. Kept apart from ``seed`` so
+            runs with different seeds are evaluated on the same test set.
         drop_remainder: drop a final batch smaller than ``batch_size``.
         image_size: optional (H, W) to resize every image to (bilinear).
         test_fraction: fraction in (0, 1) of examples in "test" for sources
@@ -792,6 +796,7 @@ def load(
     batch_size = _check_int("batch_size", batch_size, low=1)
     num_levels = _check_int("num_levels", num_levels, low=2, high=256)
     seed = _check_int("seed", seed, low=0, high=2**63 - 1)
+    split_seed = _check_int("split_seed", split_seed, low=0, high=2**63 - 1)
     if take is not None:
         take = _check_int("take", take, low=1)
     if shuffle is None:
@@ -813,7 +818,8 @@ def load(
             buffer = min(buffer, take)
     else:
         images, y = load_arrays(
-            spec, split, image_size=image_size, test_fraction=test_fraction, seed=seed
+            spec, split, image_size=image_size, test_fraction=test_fraction,
+            seed=split_seed,
         )
         if labels and y is None:
             raise DatasetError(f"dataset {spec!r} has no labels; call load(..., labels=False)")

@@ -66,7 +66,8 @@ class GenerativeModel(keras.Model):
       image_shape: (H, W, C) of the images the model works on.
       seed: int or None; seeds the `keras.random.SeedGenerator` that drives
         training-time randomness, so two runs with the same seed and data
-        order give the same weights.
+        order give the same weights (with the same `jit_compile` setting:
+        XLA's stateless RNG draws other numbers for the same seed).
     """
 
     #: Set by `zoo.register`.
