@@ -642,6 +642,9 @@ _DESCRIPTIONS = {
     "nn_distance_ratio": "median sample->train / median test->train L2 distance (<1 hints memorization)",
     "nn_samples_below_test_p1": "fraction of samples closer to train than 99% of test images are",
     "linear_probe_accuracy": "logistic-regression accuracy on encoder features",
+    "precision_classifier": "fraction of samples inside the real k-NN manifold (k=3)",
+    "recall_classifier": "fraction of real images inside the samples' k-NN manifold (k=3)",
+    "inception_score_classifier_real": "the same score for the real images (its ceiling)",
     "conditional_accuracy_classifier": "classifier accuracy on samples of each requested label",
 }
 
@@ -670,10 +673,9 @@ def render_report(result):
                         "densities are not comparable with discrete likelihoods",
                 "levels": "discrete intensity levels (exact discrete likelihood)"}.get(mode, mode)
         lines.append(f"- likelihood data: `{mode}`: {what}")
-    lines += ["", "## Metrics", "", "| metric | value | seconds | meaning |", "|---|---:|---:|---|"]
+    lines += ["", "## Metrics", "", "| metric | value | meaning |", "|---|---:|---|"]
     for key, value in values.items():
-        sec = next((s for k, s in result["seconds"].items() if key.startswith(k)), "")
-        lines.append(f"| {key} | {_fmt(value)} | {sec} | {_DESCRIPTIONS.get(key, '')} |")
+        lines.append(f"| {key} | {_fmt(value)} | {_DESCRIPTIONS.get(key, '')} |")
     if result["not_applicable"]:
         lines += ["", "## Not applicable", ""]
         lines += [f"- `{k}`: {v}" for k, v in result["not_applicable"].items()]
