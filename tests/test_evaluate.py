@@ -113,3 +113,38 @@ def test_cli_runs_and_writes_default_output(runs, capsys):
     assert "linear_probe_accuracy" in printed and "test_elbo_nats" in printed
     saved = json.load(open(os.path.join(out, "metrics.json")))
     assert set(saved["seconds"]) == {"likelihood", "linear_probe"}
+
+
+class _NoLikelihood:
+    """What `training.evaluation.evaluate` sees of a model with no likelihood (a GAN)."""
+    capabilities = ("sample",)
+    num_dims = 64
+
+    def preprocessing(self, training=True):
+        return "unit"
+
+
+def test_capability_surface_for_a_conditional_sampler_without_encoder(runs):
+    # A stand-in for a class-conditional GAN: serving_default(seed, label)
+    # returns the mean training image of the label, plus seeded noise.
+    from training import datasets
+
+    x, y = datasets.load_arrays("digits", "train")
+    means = np.stack([x[y == c].mean(0) for c in range(10)]).astype(np.float32) / 255.0
+
+    def serving_default(seed, label):
+        noise = np.stack([np.random.default_rng(list(map(int, s))).normal(0, 0.02, (8, 8, 1))
+                          for s in np.asarray(seed)])
+        return {"images": np.clip(means[np.asarray(label)] + noise, 0, 1).astype(np.float32)}
+
+    target = E.Target("export", "stub_cgan", runs["export"], (8, 8, 1),
+                      {"serving_default": serving_default},
+                      {"serving_default": ["label", "seed"]}, 10, "unit", _NoLikelihood())
+    result = E.evaluate_target(target, "digits", extractor=runs["classifier_dir"], **FAST)
+    values, na = result["metrics"], result["not_applicable"]
+    assert values["conditional_accuracy_classifier"] > 0.8
+    assert len(result["details"]["conditional_accuracy_per_class"]) == 10
+    assert "encoder" in na["linear_probe"] and "likelihood" in na
+    assert "fid_classifier" in values and "parzen_log_likelihood_nats" in values
+    # Class means are far from every single training image; not memorized.
+    assert values["nn_samples_below_test_p1"] == 0.0
