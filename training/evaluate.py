@@ -448,7 +448,9 @@ def evaluate_target(target, dataset, split="test", metrics=None, num_samples=100
         return value
 
     real, real_labels = _load_split(dataset, split, data_dir)
-    train_x, train_labels = _load_split(dataset, "train", data_dir)
+    train_x = train_labels = None
+    if {"parzen", "memorization", "linear_probe"} & set(metrics):
+        train_x, train_labels = _load_split(dataset, "train", data_dir)
     figures = {}
     if out:
         os.makedirs(out, exist_ok=True)
