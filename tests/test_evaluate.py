@@ -148,3 +148,24 @@ def test_capability_surface_for_a_conditional_sampler_without_encoder(runs):
     assert "fid_classifier" in values and "parzen_log_likelihood_nats" in values
     # Class means are far from every single training image; not memorized.
     assert values["nn_samples_below_test_p1"] == 0.0
+
+
+@pytest.mark.slow
+def test_inception_extractor_loads_a_local_weights_file(tmp_path):
+    import keras
+
+    missing, reason = E.load_inception_extractor(str(tmp_path / "none_notop.h5"))
+    assert missing is None and "not available locally" in reason
+    # Untrained weights in the Keras applications layout stand in for the
+    # real file, which cannot be downloaded here.
+    net = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
+                                         input_shape=(299, 299, 3))
+    path = str(tmp_path / "inception_v3_notop.weights.h5")
+    net.save_weights(path)
+    extractor, reason = E.load_inception_extractor(path)
+    assert reason is None and not extractor.has_probabilities
+    images = np.random.default_rng(0).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    features, probabilities = extractor(images, batch_size=2)
+    assert features.shape == (3, 2048) and probabilities is None
+    expected = net(keras.ops.image.resize(np.repeat(images, 3, -1), (299, 299)) * 2 - 1)
+    np.testing.assert_allclose(features, np.asarray(expected), rtol=1e-4, atol=1e-5)
