@@ -541,9 +541,14 @@ def evaluate_target(target, dataset, split="test", metrics=None, num_samples=100
                 values[f"inception_score_{name}"], values[f"inception_score_{name}_std"] = m, s
                 values[f"inception_score_{name}_real"] = M.inception_score(real_p, 10)[0]
         if "precision_recall" in metrics:
+            # k-NN radii shrink as a set grows, so both sets get the same size
+            # (as in [Kynkaanniemi et al. 2019]); otherwise recall is biased
+            # down when there are more samples than real images.
+            n_pr = min(len(real_f), len(fake_f))
             p, r = timed(f"precision_recall_{name}",
-                         lambda: M.precision_recall(real_f, fake_f, k=3))
+                         lambda: M.precision_recall(real_f[:n_pr], fake_f[:n_pr], k=3))
             values[f"precision_{name}"], values[f"recall_{name}"] = p, r
+            result["details"]["precision_recall_points_per_set"] = n_pr
         if "conditional_accuracy" in metrics and name == "classifier":
             if not target.conditional:
                 na["conditional_accuracy"] = "the model is not class-conditional"

@@ -262,6 +262,9 @@ def precision_recall(real_features, fake_features, k=3, batch_size=512):
     radius its distance to its k-th nearest real neighbour; precision is the
     fraction of generated features inside it. Recall swaps the roles.
 
+    Radii shrink as a set grows, so compare sets of equal size (N = M), as
+    [7] does; `training.evaluate` truncates the larger one.
+
     Args:
       real_features: [N, D]; fake_features: [M, D].
       k: neighbourhood size ([7] uses 3).
