@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from training import evaluate as E
+from training import train as train_cli
 from training.classifier import dataset_slug, train_classifier
 from training.trainer import train
 
@@ -21,7 +22,11 @@ def runs(tmp_path_factory):
     metrics = train("vae", dataset="digits", epochs=1, out=run, overrides=TINY_VAE,
                     iwae_samples=3, export=True, verbose=0)
     classifier = str(root / "classifier")
-    clf = train_classifier("digits", out=classifier, epochs=2)
+    # Through the training CLI, whose one non-generative target it is.
+    assert train_cli.main(["classifier", "--dataset", "digits", "--epochs", "2", "--out",
+                           classifier, "--verbose", "0"]) == 0
+    with open(os.path.join(classifier, "metrics.json")) as f:
+        clf = json.load(f)
     return {"root": root, "run": run, "export": metrics["export"], "classifier": clf,
             "classifier_dir": classifier}
 
@@ -33,6 +38,10 @@ def test_classifier_run_is_saved_with_its_accuracy(runs):
     assert saved["test_accuracy"] == runs["classifier"]["test_accuracy"] > 0.5
     assert dataset_slug("npz:/x/y/mnist-10k.npz") == "mnist-10k"
     assert dataset_slug("digits") == "digits"
+    import zoo
+    assert "classifier" not in zoo.list_models()  # never a registered generative model
+    with pytest.raises(Exception, match="already holds a classifier"):
+        train_classifier("digits", out=d, epochs=1)
 
 
 def test_export_and_run_give_the_same_numbers(runs):
