@@ -2,6 +2,13 @@
 
     python -m training.train vae
     python -m training.train conv_vae --dataset mnist --epochs 30 --set latent_dim=32
+    python -m training.train classifier --dataset mnist
+
+`classifier` is the one non-generative target: the per-dataset classifier
+whose features and class probabilities `training.evaluate` uses for FID,
+KID, Inception Score and precision/recall (see `training.classifier`). It is
+not a registered zoo model; only --dataset, --epochs, --batch-size, --out,
+--seed, --learning-rate, --data-dir and --overwrite apply to it.
 """
 
 import argparse
@@ -43,7 +50,9 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a registered generative model with model.fit and "
                     "export it as a SavedModel.",
-        epilog="registered models:\n" + _model_list())
+        epilog="registered models:\n" + _model_list() +
+               "\n\nnon-generative target:\n  classifier           the per-dataset "
+               "feature extractor for python -m training.evaluate")
     parser.add_argument("model", help="registered model name (listed below)")
     parser.add_argument("--dataset", default="digits",
                         help="digits (default, offline), a tensorflow-datasets "
@@ -77,6 +86,8 @@ def main(argv=None):
     from training.trainer import train
     from zoo.errors import ZooError
 
+    if args.model == "classifier":
+        return _train_classifier(args)
     try:
         metrics = train(
             args.model, dataset=args.dataset, epochs=args.epochs,
@@ -95,6 +106,25 @@ def main(argv=None):
     print(f"test: {summary}")
     if metrics.get("export"):
         print(f"exported: {metrics['export']}")
+    return 0
+
+
+def _train_classifier(args):
+    from training.classifier import default_classifier_dir, train_classifier
+    from training.datasets import DatasetError
+    from zoo.errors import ZooError
+
+    out = args.out or default_classifier_dir(args.dataset)
+    try:
+        metrics = train_classifier(
+            args.dataset, out=out, epochs=args.epochs, batch_size=args.batch_size,
+            seed=args.seed, learning_rate=args.learning_rate or 1e-3,
+            data_dir=args.data_dir, overwrite=args.overwrite,
+            verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
+    except (ZooError, DatasetError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"classifier test accuracy: {metrics['test_accuracy']:.4f} -> {out}")
     return 0
 
 
