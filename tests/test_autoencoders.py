@@ -99,6 +99,20 @@ def test_conv_variant_round_trips(name, tmp_path):
     assert loaded.get_config() == model.get_config()
 
 
+def test_exported_encoder_is_a_hub_feature_extractor(tmp_path):
+    import tensorflow_hub as hub
+    from export import export_model
+
+    model = contract.build("denoising_autoencoder")
+    path = str(tmp_path / "export")
+    export_model(model, path)
+    x = contract.real_images(model, 3)
+    features = hub.KerasLayer(path, output_key="code")(tf.constant(x))
+    np.testing.assert_allclose(features, model.encode(x), atol=1e-6)
+    denoise = keras.layers.TFSMLayer(path, call_endpoint="denoise")(x)["images"]
+    np.testing.assert_allclose(denoise, model.denoise(x), atol=1e-6)
+
+
 # -------------------------------------------------------------- contractive
 def finite_difference_jacobian_norm(encoder, x, eps=1e-3):
     """||J||_F^2 per image from central differences of the encoder, [N]."""

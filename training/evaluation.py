@@ -108,12 +108,16 @@ def probe_accuracy(train_features, train_labels, test_features, test_labels,
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     train_features = np.asarray(train_features, np.float64).reshape(len(train_features), -1)
     test_features = np.asarray(test_features, np.float64).reshape(len(test_features), -1)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    probe.fit(train_features, np.asarray(train_labels))
-    return float(probe.score(test_features, np.asarray(test_labels)))
+    # One BLAS/OpenMP thread: on a busy 2-core machine the default pools
+    # made this fit 20x slower (6 s instead of 0.3 s for 8000 x 32 codes).
+    with threadpool_limits(1):
+        probe.fit(train_features, np.asarray(train_labels))
+        return float(probe.score(test_features, np.asarray(test_labels)))
 
 
 def linear_probe(model, train_images, train_labels, test_images, test_labels):
