@@ -225,7 +225,8 @@ def test_sparse_mean_activation_moves_toward_rho(rho):
     x, _ = digits("train")
     keras.utils.set_random_seed(0)
     model = zoo.get("sparse_autoencoder", latent_dim=16, hidden_units=(64,),
-                    l1=0.0, sparsity_weight=3.0, rho=rho, seed=0)
+                    l1=0.0, sparsity_weight=3.0, rho=rho,
+                    code_activation="sigmoid", seed=0)
     before = float(model.encode(x).numpy().mean())
     fit(model, x, epochs=6)
     after = float(model.encode(x).numpy().mean())

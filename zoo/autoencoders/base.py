@@ -150,7 +150,7 @@ class AutoencoderBase(GenerativeModel):
         z = keras.Input((self.latent_dim,))
         if self.architecture == "dense":
             h = dense_stack(z, reversed(self.hidden_units))
-            logits = keras.layers.Dense(self.num_dims)(h)
+            logits = keras.layers.Dense(self.num_dims, name="logits")(h)
             logits = keras.layers.Reshape(self.image_shape)(logits)
         else:
             h = keras.layers.Dense(self.dense_units, activation="relu")(z)

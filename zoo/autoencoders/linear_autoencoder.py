@@ -49,4 +49,4 @@ class LinearAutoencoder(AutoencoderBase):
     @property
     def decoder_basis(self):
         """W_d as [H*W*C, latent_dim]: its columns span the learned subspace."""
-        return tf.transpose(self.decoder.layers[-2].kernel)
+        return tf.transpose(self.decoder.get_layer("logits").kernel)

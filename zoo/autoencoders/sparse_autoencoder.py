@@ -33,8 +33,8 @@ class SparseAutoencoder(AutoencoderBase):
       filters: conv stage channels.
       dense_units: conv models' dense layer around the code.
       reconstruction_loss: "bce" or "l2".
-      code_activation: "sigmoid" (needed by the KL term), "relu", "linear"
-        or "tanh".
+      code_activation: "relu" (default; exact zeros under L1), "sigmoid"
+        (needed by the KL term), "linear" or "tanh".
       seed: seeds training-time randomness.
 
     References:
@@ -47,7 +47,7 @@ class SparseAutoencoder(AutoencoderBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, l1=1e-3,
                  sparsity_weight=0.0, rho=0.05, architecture="dense",
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
-                 reconstruction_loss="bce", code_activation="sigmoid", seed=None,
+                 reconstruction_loss="bce", code_activation="relu", seed=None,
                  **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          architecture=architecture, hidden_units=hidden_units,
