@@ -1,5 +1,7 @@
 """Autoencoder family: penalties, denoising, sparsity, the PCA connection, uses."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -311,3 +313,19 @@ def test_classifier_rejects_bad_input(trained_ae):
         build_classifier(model, 1)
     with pytest.raises(zoo.InputError, match="labels"):
         train_classifier(model, np.zeros((4, 8, 8, 1), np.float32), np.zeros(3, np.int32))
+
+
+def test_trainer_writes_the_family_figures(tmp_path):
+    from PIL import Image
+
+    from training.trainer import write_model_figures
+
+    model = contract.build("denoising_autoencoder")
+    x = contract.real_images(model, 32)
+    written = write_model_figures(model, str(tmp_path), x)
+    assert sorted(os.path.basename(p) for p in written) == [
+        "denoising.png", "reconstructions.png"]
+    # 30 (clean, corrupted, restored) triples, 15 tiles a row: 6 rows of
+    # 8x8 tiles with 1-pixel gaps, upscaled 8x.
+    assert Image.open(tmp_path / "denoising.png").size == ((15 * 9 + 1) * 8, (6 * 9 + 1) * 8)
+    assert write_model_figures(contract.build("vae"), str(tmp_path / "vae"), x) == []

@@ -20,6 +20,11 @@ class ContractiveAutoencoder(AutoencoderBase):
         ||J||_F^2 = sum_j (h_j (1 - h_j))^2 sum_i W_ij^2  ([1] eq. 4);
       - for any other encoder it is summed from `tf.GradientTape.batch_jacobian`
         (latent_dim backward passes per batch, so it costs more).
+    Caveat (measured, BENCHMARKS.md): with Adam on MNIST, whose pixels are
+    mostly background, the single-layer sigmoid encoder saturates within the
+    first epoch and stalls at the mean image even with lambda = 0; an MLP
+    encoder with a linear code (hidden_units=(256,), code_activation="linear")
+    trains well with the batch-Jacobian penalty.
     There is no prior over codes, so the model cannot `sample` (it raises
     `NotImplementedError`); `serving_default` is `reconstruct`.
 
