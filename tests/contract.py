@@ -23,6 +23,12 @@ IMAGE_SHAPE = (8, 8, 1)
 TINY = {
     "vae": dict(latent_dim=4, hidden_units=(32,)),
     "conv_vae": dict(latent_dim=4, filters=(8, 16), dense_units=32),
+    "autoencoder": dict(latent_dim=4, hidden_units=(32,)),
+    "sparse_autoencoder": dict(latent_dim=4, hidden_units=(32,), sparsity_weight=0.1,
+                               code_activation="sigmoid"),
+    "denoising_autoencoder": dict(latent_dim=4, hidden_units=(32,)),
+    "contractive_autoencoder": dict(latent_dim=4),
+    "linear_autoencoder": dict(latent_dim=4),
 }
 
 # Modules the fresh serving process must do without: the zoo's own code and
@@ -94,7 +100,15 @@ def fit_step(name):
 
 
 def seeds_reproduce(name):
+    """Same seed -> same samples, batch-invariant seed rows.
+
+    Models without a prior (no "sample" capability) must say so with
+    `NotImplementedError`; their deterministic map, `reconstruct`, must
+    instead give the same rows alone and in any batch.
+    """
     model = build(name)
+    if "sample" not in model.capabilities:
+        return deterministic_reconstruct(model)
     a, b = model.sample(4, seed=3), model.sample(4, seed=3)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, model.sample(4, seed=4)), "seed is ignored"
@@ -113,6 +127,27 @@ def seeds_reproduce(name):
         np.testing.assert_allclose(alone[0], together[i], atol=1e-6)
     np.testing.assert_allclose(together[0], a[2], atol=1e-6)
     np.testing.assert_allclose(together[2], a[0], atol=1e-6)
+
+
+def deterministic_reconstruct(model):
+    """For models that cannot sample: a clear refusal, and a deterministic,
+    batch-invariant `reconstruct`."""
+    try:
+        model.sample(2, seed=0)
+    except NotImplementedError as e:
+        assert "sample" in str(e) and "reconstruct" in str(e), str(e)
+    else:
+        raise AssertionError(f"{model.registered_name}: sample() did not raise "
+                             "NotImplementedError although 'sample' is not a capability")
+    assert "reconstruct" in model.capabilities, model.capabilities
+    x = real_images(model, 6)
+    a, b = model.reconstruct(x), model.reconstruct(x)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and a.dtype == tf.float32
+    assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 1
+    assert not np.allclose(a[0], a[1]), "reconstruct ignores its input"
+    for i in range(len(x)):
+        np.testing.assert_allclose(model.reconstruct(x[i:i + 1])[0], a[i], atol=1e-6)
 
 
 def keras_round_trip(name, tmp_path):

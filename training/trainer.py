@@ -5,6 +5,7 @@ A run directory holds:
   model.keras     the trained model (written once training finished)
   samples/        epoch_NNN.png, a sample grid per epoch (same seed each time)
   latent/         manifold and interpolation grids for models with a latent space
+  figures/        the model's own grids (`model.figures`), e.g. reconstructions
   logs/           TensorBoard scalars (train/, validation/) and images
   history.csv     per-epoch metrics, appended across resumed sessions
   backup/         BackupAndRestore state while a run is unfinished
@@ -163,6 +164,17 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
     return written
 
 
+def write_model_figures(model, out_dir, test_images, seed=0):
+    """Writes the model's own image grids (`model.figures`) as NAME.png."""
+    scale = display_scale(model.image_shape[:2])
+    written = []
+    for name, (images, num_cols) in model.figures(test_images, seed=seed).items():
+        path = os.path.join(out_dir, f"{name}.png")
+        save_png(path, make_grid(images, num_cols=num_cols), scale)
+        written.append(path)
+    return written
+
+
 def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
           overrides=None, seed=0, learning_rate=None, jit_compile=False,
           iwae_samples=100, export=True, overwrite=False, verbose="auto",
@@ -265,6 +277,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     test_images = np.concatenate(
         [np.asarray(model.images_from_batch(b)) for b in test_ds.take(1)])
     write_latent_figures(model, os.path.join(out, "latent"), test_images, seed)
+    write_model_figures(model, os.path.join(out, "figures"), test_images, seed)
     final = evaluate(model, test_ds, iwae_samples=iwae_samples, seed=seed)
     metrics = {
         "model": model_name, "dataset": dataset, "epochs": epochs,

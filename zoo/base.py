@@ -224,6 +224,23 @@ class GenerativeModel(keras.Model):
     def _log_prob(self, images, **kwargs):
         self._missing("log_prob")
 
+    def figures(self, images, seed=0):
+        """Image grids that show what the model does, for the trainer to save.
+
+        The trainer writes each as figures/NAME.png after training; families
+        override this (e.g. reconstructions, denoising) instead of the
+        trainer knowing about them.
+
+        Args:
+          images: float [N, H, W, C] test images in [0, 1].
+          seed: int for any randomness the figures need.
+
+        Returns:
+          {name: (images [M, H, W, C] in [0, 1], num_cols)}; none by default.
+        """
+        del images, seed
+        return {}
+
     # ------------------------------------------------------------ validation
     def check_images(self, images):
         """Converts `images` to float32 [N, H, W, C] with values in [0, 1].

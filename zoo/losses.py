@@ -38,3 +38,15 @@ def log_mean_exp(log_w, axis=0):
 def nats_to_bits_per_dim(nats, num_dims):
     """Converts a log-likelihood or NLL in nats per example to bits/dim."""
     return nats / (num_dims * math.log(2.0))
+
+
+def bernoulli_kl(rho, rho_hat, eps=1e-6):
+    """KL(Bernoulli(rho) || Bernoulli(rho_hat)), elementwise.
+
+    The sparsity penalty of sparse autoencoders compares a target mean
+    activation rho with each unit's observed mean rho_hat; rho_hat is kept
+    in [eps, 1 - eps] so a saturated unit gives a large finite penalty.
+    """
+    rho_hat = tf.clip_by_value(rho_hat, eps, 1.0 - eps)
+    return (rho * tf.math.log(rho / rho_hat)
+            + (1.0 - rho) * tf.math.log((1.0 - rho) / (1.0 - rho_hat)))

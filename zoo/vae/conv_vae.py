@@ -1,10 +1,9 @@
 """VAE with convolutional encoder and transposed-convolution decoder."""
 
-import math
-
 import keras
 
 from zoo.base import positive_int, positive_ints
+from zoo.layers.networks import conv_downsampler, conv_upsampler
 from zoo.registry import register
 from zoo.vae.base import VAEBase
 
@@ -46,32 +45,16 @@ class ConvVAE(VAEBase):
 
     def _build_encoder(self):
         images = keras.Input(self.image_shape)
-        h = images
-        for f in self.filters:
-            h = keras.layers.Conv2D(f, 3, strides=2, padding="same",
-                                    activation="relu")(h)
-        h = keras.layers.Flatten()(h)
+        h = conv_downsampler(images, self.filters)
         h = keras.layers.Dense(self.dense_units, activation="relu")(h)
         return keras.Model(images, keras.layers.Dense(2 * self.latent_dim)(h),
                            name="encoder")
 
     def _build_decoder(self):
-        height, width, _ = self.image_shape
-        scale = 2 ** len(self.filters)
-        h0, w0 = math.ceil(height / scale), math.ceil(width / scale)
         z = keras.Input((self.latent_dim,))
         h = keras.layers.Dense(self.dense_units, activation="relu")(z)
-        h = keras.layers.Dense(h0 * w0 * self.filters[-1], activation="relu")(h)
-        h = keras.layers.Reshape((h0, w0, self.filters[-1]))(h)
-        for f in reversed(self.filters):
-            h = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same",
-                                             activation="relu")(h)
-        extra_h, extra_w = h0 * scale - height, w0 * scale - width
-        if extra_h or extra_w:
-            h = keras.layers.Cropping2D(
-                ((extra_h // 2, extra_h - extra_h // 2),
-                 (extra_w // 2, extra_w - extra_w // 2)))(h)
-        params = keras.layers.Conv2D(self.decoder_channels, 3, padding="same")(h)
+        params = conv_upsampler(h, self.image_shape, self.filters,
+                                self.decoder_channels)
         return keras.Model(z, params, name="decoder")
 
     def get_config(self):

@@ -1,0 +1,1 @@
+"""Deterministic autoencoders: undercomplete, sparse, denoising, contractive, linear."""

@@ -1,0 +1,52 @@
+"""Network trunks shared by families: MLP stacks and a strided conv pair.
+
+Functional-API builders on Keras 3 layers (so a model holding them tracks,
+saves and restores their weights).
+"""
+
+import math
+
+import keras
+
+
+def dense_stack(h, units, activation="relu"):
+    """Applies one `Dense(u, activation)` per entry of `units` to tensor `h`."""
+    for u in units:
+        h = keras.layers.Dense(u, activation=activation)(h)
+    return h
+
+
+def conv_downsampler(images, filters):
+    """Stride-2 3x3 ReLU convolutions, one per entry of `filters`, then Flatten.
+
+    Each stage halves height and width (rounding up), so any image size works.
+    """
+    h = images
+    for f in filters:
+        h = keras.layers.Conv2D(f, 3, strides=2, padding="same",
+                                activation="relu")(h)
+    return keras.layers.Flatten()(h)
+
+
+def conv_upsampler(h, image_shape, filters, out_channels):
+    """Mirror of `conv_downsampler`: [N, units] -> [N, H, W, out_channels].
+
+    Starts from a ceil(H / 2^L) x ceil(W / 2^L) grid with `filters[-1]`
+    channels, doubles it with stride-2 transposed convolutions through
+    `reversed(filters)`, crops to (H, W) and ends with a linear 3x3
+    convolution (logits or parameters; no activation).
+    """
+    height, width, _ = image_shape
+    scale = 2 ** len(filters)
+    h0, w0 = math.ceil(height / scale), math.ceil(width / scale)
+    h = keras.layers.Dense(h0 * w0 * filters[-1], activation="relu")(h)
+    h = keras.layers.Reshape((h0, w0, filters[-1]))(h)
+    for f in reversed(filters):
+        h = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same",
+                                         activation="relu")(h)
+    extra_h, extra_w = h0 * scale - height, w0 * scale - width
+    if extra_h or extra_w:
+        h = keras.layers.Cropping2D(
+            ((extra_h // 2, extra_h - extra_h // 2),
+             (extra_w // 2, extra_w - extra_w // 2)))(h)
+    return keras.layers.Conv2D(out_channels, 3, padding="same")(h)
