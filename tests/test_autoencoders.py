@@ -12,7 +12,8 @@ from sklearn.decomposition import PCA
 import zoo
 from tests import contract
 from training import datasets
-from training.evaluation import evaluate, linear_probe, probe_accuracy
+from training.evaluation import evaluate, linear_probe
+from training.metrics import linear_probe_accuracy as probe_accuracy
 from zoo.autoencoders.classifier import build_classifier, train_classifier
 from zoo.autoencoders.denoising_autoencoder import NOISES
 
@@ -285,7 +286,8 @@ def test_linear_probe_of_codes(trained_ae):
         linear_probe(type("NoEncoder", (), {"capabilities": (),
                                             "registered_name": "x"})(),
                      x_train, y_train, x_test, y_test)
-    assert probe_accuracy(x_train, y_train, x_test, y_test) > 0.9  # raw pixels
+    assert probe_accuracy(x_train.reshape(len(x_train), -1), y_train,
+                          x_test.reshape(len(x_test), -1), y_test) > 0.9  # raw pixels
 
 
 @pytest.mark.parametrize("fine_tune", [False, True])
