@@ -307,8 +307,12 @@ class AutoregressiveModel(GenerativeModel):
         known_spec = tf.TensorSpec((None,), tf.int32, name="num_known_rows")
 
         def check(images):
-            images = self.check_images(images)
-            return images
+            # A signature's TensorSpec does not stop a wrong channel count at
+            # call time, so the shape is asserted with the data.
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(images)[1:], tf.constant(self.image_shape, tf.int32),
+                    message=f"images must have shape [N, {', '.join(map(str, self.image_shape))}]")]):
+                return self.check_images(tf.identity(images))
 
         if self.conditional:
             endpoints["log_prob"] = (

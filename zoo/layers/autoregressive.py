@@ -209,6 +209,10 @@ class GatedResnet(keras.layers.Layer):
         self.nin = keras.layers.Dense(filters)
         self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed)
 
+    def build(self, input_shape):
+        # Sub-layers build on their first call, with their own input shapes.
+        self.built = True
+
     def call(self, x, aux=None, training=False):
         h = self.conv_in(concat_elu(x))
         if aux is not None:
