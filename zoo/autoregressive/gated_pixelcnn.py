@@ -82,9 +82,10 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
         v, h = x, x
         for i in range(self.num_layers):
             v_pre = self.vertical[i](v)
-            h_pre = self.horizontal[i](h) + self.links[i](down_shift(v_pre))
             if self.conditional:
                 v_pre = v_pre + self.v_embed[i](labels)[:, None, None]
+            h_pre = self.horizontal[i](h) + self.links[i](down_shift(v_pre))
+            if self.conditional:
                 h_pre = h_pre + self.h_embed[i](labels)[:, None, None]
             v = gate(v_pre)
             h_out = self.residuals[i](gate(h_pre))
