@@ -100,12 +100,14 @@ def test_probabilities_sum_to_one_conditional():
         np.testing.assert_allclose(total, 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("shape,num_levels", [((5, 4, 1), 4), ((3, 3, 3), 2)])
-def test_cached_sampler_equals_naive(shape, num_levels):
+@pytest.mark.parametrize("shape,num_levels,known", [
+    ((5, 4, 1), 4, [0, 2, 1]), ((3, 3, 3), 2, [0, 2, 1]),
+    ((5, 4, 1), 4, [2, 4, 3])])  # rows 0-1 known everywhere: the loop skips them
+def test_cached_sampler_equals_naive(shape, num_levels, known):
     model = build("pixelcnn", shape, num_levels)
     seeds = tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)
     noise = model._noise(seeds)
-    known = tf.constant([0, 2, 1], tf.int32)
+    known = tf.constant(known, tf.int32)
     images = tf.constant(np.random.default_rng(0).integers(0, num_levels, (3,) + shape),
                          tf.float32)
     naive = model._complete_naive(images, known, noise).numpy()

@@ -85,44 +85,57 @@ class PixelCNN(PerChannelHead, AutoregressiveModel):
     def _cached_loop(self, levels, known_rows, noise):
         h, w, c = self.image_shape
         canvas, row_known, first = self._start(levels, known_rows)
-        p0, p = self.first_kernel_size // 2, self.kernel_size // 2
-        # Buffers are [H + 2 pad, W + 2 pad, N, channels] (zero borders = "same"
-        # padding), position-major so one position is one scatter row.
-        x_buf = tf.pad(tf.transpose(self.levels_to_input(canvas), [1, 2, 0, 3]),
-                       [[p0, p0], [p0, p0], [0, 0], [0, 0]])
-        # Rows known in every image are skipped by the loop, so their
-        # activations come from one full pass; later positions are
-        # overwritten before any window reads them (masks hide the future).
-        bufs = []
-        act = self.first(self.levels_to_input(canvas))
+        first_row = first // (w * c)
+        k0, k = self.first_kernel_size, self.kernel_size
+        p0, p = k0 // 2, k // 2
+
+        def padded(t, pad):
+            # [N, H, W, F] -> position-major [H + 2 pad, W + 2 pad, N, F]
+            # with zero borders, i.e. the "same" padding of the convolutions.
+            return tf.pad(tf.transpose(t, [1, 2, 0, 3]),
+                          [[pad, pad], [pad, pad], [0, 0], [0, 0]])
+
+        # Each layer's input is cached as a window of the k rows around the
+        # current one ([2]); rows above come from one full pass (they hold
+        # final values: rows known in every image are skipped by the loop)
+        # and rows at and below the current one are written before any
+        # unmasked tap reads them.
+        x = self.levels_to_input(canvas)
+        x_win = padded(x, p0)[first_row:first_row + k0]
+        wins = []
+        act = self.first(x)
         for conv, out in zip(self.block_convs, self.block_outs):
-            bufs.append(tf.pad(tf.transpose(tf.nn.relu(act), [1, 2, 0, 3]),
-                               [[p, p], [p, p], [0, 0], [0, 0]]))
+            wins.append(padded(tf.nn.relu(act), p)[first_row:first_row + k])
             act = act + out(tf.nn.relu(conv(tf.nn.relu(act))))
 
-        def window(buf, r, col, k):
-            return tf.slice(buf, [r, col, 0, 0], [k, k, -1, -1])
+        def put(win, pad, col, value):
+            return tf.tensor_scatter_nd_update(win, [[pad, col + pad]], value[None])
 
-        def put(buf, r, col, pad, value):
-            return tf.tensor_scatter_nd_update(buf, [[r + pad, col + pad]], value[None])
+        def roll(win):
+            return tf.concat([win[1:], tf.zeros_like(win[:1])], 0)
 
-        def body(step, canvas, x_buf, bufs):
-            pixel, channel = step // c, step % c
-            r, col = pixel // w, pixel % w
-            act = self.first.call_at(window(x_buf, r, col, self.first_kernel_size))
-            new_bufs = []
-            for conv, out, buf in zip(self.block_convs, self.block_outs, bufs):
-                buf = put(buf, r, col, p, tf.nn.relu(act))
-                y = conv.call_at(window(buf, r, col, self.kernel_size))
+        def pixel_step(r, step, canvas, x_win, wins):
+            col, channel = step // c, step % c
+            act = self.first.call_at(tf.slice(x_win, [0, col, 0, 0], [k0, k0, -1, -1]))
+            new_wins = []
+            for conv, out, win in zip(self.block_convs, self.block_outs, wins):
+                win = put(win, p, col, tf.nn.relu(act))
+                y = conv.call_at(tf.slice(win, [0, col, 0, 0], [k, k, -1, -1]))
                 act = act + out.call_at(tf.nn.relu(y)[None, None])
-                new_bufs.append(buf)
+                new_wins.append(win)
             hidden = self.head_hidden.call_at(tf.nn.relu(act)[None, None])
             params = self.head_out.call_at(tf.nn.relu(hidden)[None, None])
             value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
-            canvas = self._write(canvas, step, value, row_known, r)
-            x_pixel = self.levels_to_input(canvas[:, r, col])
-            return step + 1, canvas, put(x_buf, r, col, p0, x_pixel), new_bufs
+            canvas = self._write(canvas, (r * w + col) * c + channel, value, row_known, r)
+            x_win = put(x_win, p0, col, self.levels_to_input(canvas[:, r, col]))
+            return step + 1, canvas, x_win, new_wins
 
-        _, canvas, _, _ = tf.while_loop(lambda step, *_: step < h * w * c, body,
-                                        (first, canvas, x_buf, bufs))
+        def row_step(r, canvas, x_win, wins):
+            _, canvas, x_win, wins = tf.while_loop(
+                lambda step, *_: step < w * c,
+                lambda *args: pixel_step(r, *args), (0, canvas, x_win, wins))
+            return r + 1, canvas, roll(x_win), [roll(win) for win in wins]
+
+        _, canvas, _, _ = tf.while_loop(lambda r, *_: r < h, row_step,
+                                        (first_row, canvas, x_win, wins))
         return canvas
