@@ -48,7 +48,7 @@ MODELS = {
     "pixelrnn_row": ("pixelrnn", dict(units=16, num_layers=1, variant="row")),
     "pixelrnn_diagonal": ("pixelrnn", dict(units=16, num_layers=1, variant="diagonal")),
 }
-DEFAULTS = dict(steps=150, batch_size=32, learning_rate=2e-3, num_test=500,
+DEFAULTS = dict(steps=120, batch_size=32, learning_rate=2e-3, num_test=1000,
                 num_levels=256, seed=0, sample_filters=32, sample_layers=5,
                 num_samples=16)
 

@@ -103,8 +103,9 @@ def test_probabilities_sum_to_one_conditional():
 @pytest.mark.parametrize("shape,num_levels,known", [
     ((5, 4, 1), 4, [0, 2, 1]), ((3, 3, 3), 2, [0, 2, 1]),
     ((5, 4, 1), 4, [2, 4, 3])])  # rows 0-1 known everywhere: the loop skips them
-def test_cached_sampler_equals_naive(shape, num_levels, known):
-    model = build("pixelcnn", shape, num_levels)
+@pytest.mark.parametrize("key", ["pixelcnn", "gated_pixelcnn"])
+def test_cached_sampler_equals_naive(key, shape, num_levels, known):
+    model = build(key, shape, num_levels)
     seeds = tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)
     noise = model._noise(seeds)
     known = tf.constant(known, tf.int32)
@@ -186,3 +187,15 @@ def test_bad_input_through_export(tmp_path):
         loaded.signatures["log_prob"](images=tf.zeros([2, 4, 4, 3]))
     np.testing.assert_allclose(loaded.signatures["log_prob"](images=images)["log_prob"],
                                model.log_prob(images), rtol=1e-5)
+
+
+def test_cached_sampler_equals_naive_class_conditional():
+    model = build("gated_pixelcnn", (3, 3, 1), 4, num_classes=3)
+    seeds = tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)
+    noise = model._noise(seeds)
+    labels = tf.constant([0, 2, 1], tf.int32)
+    zeros, known = tf.zeros([3, 3, 3, 1]), tf.zeros([3], tf.int32)
+    naive = model._complete_naive(zeros, known, noise, labels).numpy()
+    np.testing.assert_array_equal(model._complete_cached(zeros, known, noise, labels), naive)
+    other = model._complete_naive(zeros, known, noise, tf.constant([1, 0, 2], tf.int32))
+    assert not np.array_equal(other, naive), "labels are ignored"

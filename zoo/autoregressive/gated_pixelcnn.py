@@ -92,3 +92,92 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
             # The first layer's input has C channels, so no residual there.
             h = h_out if i == 0 else h + h_out
         return self.head_out(tf.nn.relu(self.head_hidden(tf.nn.relu(h))))
+
+    # ----------------------------------------------------- cached sampler
+    def _complete_cached(self, levels, known_rows, noise, labels=None):
+        if labels is None:
+            return self._cached_loop(levels, known_rows, noise)
+        return self._cached_loop(levels, known_rows, noise, labels)
+
+    def _vertical_row(self, i, window, labels):
+        """v_pre of layer i for the last row of `window` [N, k//2 + 1, W, ch]."""
+        v_pre = self.vertical[i](window)[:, -1]
+        if self.conditional:
+            v_pre = v_pre + self.v_embed[i](labels)[:, None]
+        return v_pre
+
+    @tf.function(reduce_retracing=True)
+    def _cached_loop(self, levels, known_rows, noise, labels=None):
+        """Row-cached sampling ([2] of pixelcnn.py): the vertical stack runs
+        once per finished row on a (k//2 + 1)-row window per layer, the
+        horizontal stack once per new dimension on a 1 x k window."""
+        h, w, c = self.image_shape
+        canvas, row_known, first = self._start(levels, known_rows)
+        first_row = first // (w * c)
+        p, k = self.kernel_size // 2, self.kernel_size
+        x = self.levels_to_input(canvas)
+
+        # v_i rows r - 1 - p .. r - 1 (zeros above the image) for the first row.
+        windows, v = [], x
+        for i in range(self.num_layers):
+            top = tf.pad(v, [[0, 0], [p + 1, 0], [0, 0], [0, 0]])
+            windows.append(top[:, first_row:first_row + p + 1])
+            v = gate(self.vertical[i](v) + (self.v_embed[i](labels)[:, None, None]
+                                              if self.conditional else 0.0))
+        # The row above the image feeds zeros through the link (down_shift).
+        above = tf.cast(first_row > 0, tf.float32)
+        links = [self.links[i](above * self._vertical_row(i, windows[i], labels))
+                 for i in range(self.num_layers)]
+
+        def roll(window, row):
+            return tf.concat([window[:, 1:], row[:, None]], 1)
+
+        def finish_row(r, canvas, windows):
+            new_windows, links = [], []
+            row = self.levels_to_input(canvas[:, r])
+            for i in range(self.num_layers):
+                window = roll(windows[i], row)
+                v_pre = self._vertical_row(i, window, labels)
+                links.append(self.links[i](v_pre))
+                new_windows.append(window)
+                row = gate(v_pre)
+            return new_windows, links
+
+        def put(buf, col, value):
+            return tf.tensor_scatter_nd_update(buf, [[col + p]], value[None])
+
+        def pixel_step(r, links, step, canvas, bufs):
+            col, channel = step // c, step % c
+            new_bufs = [bufs[0]]
+            act = None
+            for i in range(self.num_layers):
+                if i > 0:
+                    new_bufs.append(put(bufs[i], col, act))
+                h_pre = self.horizontal[i].call_at(
+                    tf.slice(new_bufs[i], [col, 0, 0], [k, -1, -1])[None])
+                h_pre = h_pre + links[i][:, col]
+                if self.conditional:
+                    h_pre = h_pre + self.h_embed[i](labels)
+                out = self.residuals[i].call_at(gate(h_pre)[None, None])
+                act = out if i == 0 else act + out
+            hidden = self.head_hidden.call_at(tf.nn.relu(act)[None, None])
+            params = self.head_out.call_at(tf.nn.relu(hidden)[None, None])
+            value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
+            canvas = self._write(canvas, (r * w + col) * c + channel, value, row_known, r)
+            new_bufs[0] = put(bufs[0], col, self.levels_to_input(canvas[:, r, col]))
+            return step + 1, canvas, new_bufs
+
+        n = tf.shape(canvas)[0]
+        widths = [c] + [self.filters] * (self.num_layers - 1)
+
+        def row_step(r, canvas, windows, links):
+            bufs = [tf.zeros([w + 2 * p, n, ch]) for ch in widths]
+            _, canvas, _ = tf.while_loop(
+                lambda step, *_: step < w * c,
+                lambda *args: pixel_step(r, links, *args), (0, canvas, bufs))
+            windows, links = finish_row(r, canvas, windows)
+            return r + 1, canvas, windows, links
+
+        _, canvas, _, _ = tf.while_loop(lambda r, *_: r < h, row_step,
+                                        (first_row, canvas, windows, links))
+        return canvas
