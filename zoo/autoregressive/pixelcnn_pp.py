@@ -7,8 +7,8 @@ import tensorflow_probability as tfp
 from zoo.autoregressive.base import AutoregressiveModel, gumbel
 from zoo.base import positive_int
 from zoo.errors import ConfigError
-from zoo.layers.autoregressive import (GatedResnet, ShiftedConv2D, down_shift,
-                                       right_shift)
+from zoo.layers.autoregressive import (GatedResnet, ShiftedConv2D, concat_elu,
+                                       down_shift, right_shift)
 from zoo.registry import register
 
 tfd = tfp.distributions
@@ -155,3 +155,74 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         u = tf.gather(noise, channel, axis=1)[:, m]
         y = pick(center) + pick(scale) * (tf.math.log(u) - tf.math.log1p(-u))
         return tf.clip_by_value(tf.math.ceil(y - 0.5), 0.0, float(self.num_levels - 1))
+
+    # ----------------------------------------------------- cached sampler
+    def _u_stream(self, x):
+        """The up stream (rows above only) and the first `ul` term, full image."""
+        x = tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
+        u = down_shift(self.u_init(x))
+        aux = []
+        for u_block in self.u_blocks:
+            u = u_block(u, training=False)
+            aux.append(u)
+        return aux, down_shift(self.ul_init_down(x))
+
+    def _complete_cached(self, levels, known_rows, noise, labels=None):
+        return self._cached_loop(levels, known_rows, noise)
+
+    @tf.function(reduce_retracing=True)
+    def _cached_loop(self, levels, known_rows, noise):
+        """Row-cached sampling (Ramachandran et al. 2017): the `u` stream,
+        which sees only rows above, runs once per row; the `ul` stream once
+        per new dimension at one position, from per-layer buffers of the
+        2 x 2 windows its down-right convolutions read. Rows are all
+        revisited (known ones keep their values), so buffers fill in order."""
+        h, w, c = self.image_shape
+        canvas, row_known, _ = self._start(levels, known_rows)
+        n = tf.shape(canvas)[0]
+        f = self.filters
+        # Position-major buffers [H + 1, W + 1, N, ch], zero top row and left
+        # column: the padding of the down-right convolutions.
+        zeros = lambda ch: tf.zeros([h + 1, w + 1, n, ch])
+        x_buf = zeros(c + 1)
+        a_bufs = [zeros(2 * f) for _ in range(self.num_resnet)]
+        b_bufs = [zeros(2 * f) for _ in range(self.num_resnet)]
+
+        def put(buf, r, col, value):
+            return tf.tensor_scatter_nd_update(buf, [[r + 1, col + 1]], value[None])
+
+        def pixel_step(r, aux, down, step, canvas, x_buf, a_bufs, b_bufs):
+            col, channel = step // c, step % c
+            left = tf.cast(col > 0, tf.float32)  # right_shift: zeros in column 0
+            ul = down[:, col] + left * self.ul_init_right.call_at(
+                tf.slice(x_buf, [r, col, 0, 0], [2, 1, -1, -1]))
+            new_a, new_b = [], []
+            for i, block in enumerate(self.ul_blocks):
+                a_buf = put(a_bufs[i], r, col, concat_elu(ul))
+                hidden = block.conv_in.call_at(tf.slice(a_buf, [r, col, 0, 0], [2, 2, -1, -1]))
+                hidden = hidden + block.nin(concat_elu(aux[i][:, col]))
+                b_buf = put(b_bufs[i], r, col, concat_elu(hidden))
+                gate_a, gate_b = tf.split(
+                    block.conv_out.call_at(tf.slice(b_buf, [r, col, 0, 0], [2, 2, -1, -1])), 2, -1)
+                ul = ul + gate_a * tf.sigmoid(gate_b)
+                new_a.append(a_buf)
+                new_b.append(b_buf)
+            params = self.out(tf.nn.elu(ul))
+            value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
+            canvas = self._write(canvas, (r * w + col) * c + channel, value, row_known, r)
+            x = self.levels_to_input(canvas[:, r, col])
+            x_buf = put(x_buf, r, col, tf.concat([x, tf.ones_like(x[:, :1])], -1))
+            return step + 1, canvas, x_buf, new_a, new_b
+
+        def row_step(r, canvas, x_buf, a_bufs, b_bufs):
+            aux, down = self._u_stream(self.levels_to_input(canvas))
+            aux, down = [a[:, r] for a in aux], down[:, r]
+            _, canvas, x_buf, a_bufs, b_bufs = tf.while_loop(
+                lambda step, *_: step < w * c,
+                lambda *args: pixel_step(r, aux, down, *args),
+                (0, canvas, x_buf, a_bufs, b_bufs))
+            return r + 1, canvas, x_buf, a_bufs, b_bufs
+
+        _, canvas, *_ = tf.while_loop(lambda r, *_: r < h, row_step,
+                                      (0, canvas, x_buf, a_bufs, b_bufs))
+        return canvas

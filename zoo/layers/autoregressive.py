@@ -166,6 +166,11 @@ class ShiftedConv2D(keras.layers.Layer):
     def call(self, inputs):
         return tf.nn.conv2d(tf.pad(inputs, self.padding), self.kernel, 1, "VALID") + self.bias
 
+    def call_at(self, patch):
+        """The output at one position from its input window [kh, kw, N, in]
+        (the same zero padding as `call`); returns [N, filters]."""
+        return tf.einsum("hwni,hwio->no", patch, self.kernel) + self.bias
+
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size,
