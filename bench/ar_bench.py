@@ -49,15 +49,15 @@ MODELS = {
     "pixelrnn_diagonal": ("pixelrnn", dict(units=16, num_layers=1, variant="diagonal")),
 }
 DEFAULTS = dict(steps=120, batch_size=32, learning_rate=2e-3, num_test=1000,
-                num_levels=256, seed=0, sample_filters=32, sample_layers=5,
-                num_samples=16)
+                num_levels=256, seed=0, num_samples=16)
 
 
-def sampling_benchmark(num_samples=16, image_shape=(28, 28, 1), filters=32,
-                       num_layers=5, num_levels=2, seed=0):
-    """Naive vs cached PixelCNN sampling of `num_samples` images."""
-    model = zoo.get("pixelcnn", image_shape=image_shape, filters=filters,
-                    num_layers=num_layers, num_levels=num_levels, seed=seed)
+def sampling_benchmark(key="pixelcnn", num_samples=16, image_shape=(28, 28, 1),
+                       num_levels=256, seed=0):
+    """Naive vs cached sampling of `num_samples` images with one model's weights."""
+    name, config = MODELS[key]
+    model = zoo.get(name, image_shape=image_shape, num_levels=num_levels, seed=seed,
+                    **config)
     seeds = tf.constant(np.stack([np.full(num_samples, seed), np.arange(num_samples)], 1),
                         tf.int32)
     noise = model._noise(seeds)
@@ -65,15 +65,15 @@ def sampling_benchmark(num_samples=16, image_shape=(28, 28, 1), filters=32,
     known = tf.zeros([num_samples], tf.int32)
     specs = (tf.TensorSpec((None,) + tuple(image_shape)), tf.TensorSpec([None], tf.int32),
              tf.TensorSpec([None] + list(noise.shape[1:])))
-    result = {"num_samples": num_samples, "image_shape": list(image_shape),
-              "filters": filters, "num_layers": num_layers, "num_levels": num_levels}
+    result = {"model": key, "config": config, "num_samples": num_samples,
+              "image_shape": list(image_shape), "num_levels": num_levels}
     images = {}
-    for name, fn in (("cached", model._cached_loop), ("naive", model._complete_naive)):
-        concrete = fn.get_concrete_function(*specs)
+    for sampler, fn in (("cached", model._cached_loop), ("naive", model._complete_naive)):
+        concrete = fn.get_concrete_function(*specs)  # tracing is not timed
         t0 = time.perf_counter()
-        images[name] = concrete(levels, known, noise).numpy()
-        result[f"{name}_seconds"] = time.perf_counter() - t0
-        print(f"  sampling {name}: {result[f'{name}_seconds']:.2f} s", flush=True)
+        images[sampler] = concrete(levels, known, noise).numpy()
+        result[f"{sampler}_seconds"] = time.perf_counter() - t0
+        print(f"  {key} sampling {sampler}: {result[f'{sampler}_seconds']:.2f} s", flush=True)
     result["speedup"] = result["naive_seconds"] / result["cached_seconds"]
     result["differing_pixels"] = int(np.sum(images["naive"] != images["cached"]))
     return result
@@ -157,7 +157,8 @@ def main(argv=None):
     parser.add_argument("--dataset", default="npz:/work/shared/data/mnist-10k.npz")
     parser.add_argument("--out", default=None)
     parser.add_argument("--models", default=",".join(list(MODELS) + ["tfd_pixelcnn"]))
-    parser.add_argument("--skip-sampling", action="store_true")
+    parser.add_argument("--sampling-models", default="pixelcnn,gated_pixelcnn,pixelcnn_pp",
+                        help="models whose naive and cached samplers are timed ('' for none)")
     for key in ("steps", "batch_size", "num_test", "num_levels", "seed", "num_samples"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=DEFAULTS[key])
     parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"])
@@ -168,13 +169,14 @@ def main(argv=None):
               "tensorflow_probability": tfp.__version__,
               "load_average_at_start": list(os.getloadavg()), "args": vars(args)}
     t_start = time.perf_counter()
-    if not args.skip_sampling:
-        record["sampling"] = sampling_benchmark(args.num_samples, seed=args.seed)
+    record["sampling"] = [
+        sampling_benchmark(key, args.num_samples, num_levels=args.num_levels, seed=args.seed)
+        for key in filter(None, args.sampling_models.split(","))]
     record["likelihood"] = []
     common = dict(steps=args.steps, batch_size=args.batch_size,
                   learning_rate=args.learning_rate, num_test=args.num_test,
                   num_levels=args.num_levels, seed=args.seed)
-    for key in args.models.split(","):
+    for key in filter(None, args.models.split(",")):
         if key == "tfd_pixelcnn":
             row = train_tfd_pixelcnn(args.dataset, **common)
         else:
