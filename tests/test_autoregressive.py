@@ -199,3 +199,30 @@ def test_cached_sampler_equals_naive_class_conditional():
     np.testing.assert_array_equal(model._complete_cached(zeros, known, noise, labels), naive)
     other = model._complete_naive(zeros, known, noise, tf.constant([1, 0, 2], tf.int32))
     assert not np.array_equal(other, naive), "labels are ignored"
+
+
+def test_evaluate_reports_exact_log_prob_for_conditional_model():
+    from training import datasets
+    from training.evaluation import evaluate
+
+    model = zoo.get("gated_pixelcnn", image_shape=(8, 8, 1), filters=4, num_layers=1,
+                    num_classes=10, seed=0)
+    data = datasets.load("digits", "test", batch_size=4, mode=model.preprocessing(False),
+                         take=8, shuffle=False, labels=True)
+    results = evaluate(model, data)
+    assert results["log_likelihood_estimator"] == "exact"
+    x, y = next(iter(data.unbatch().batch(8)))
+    expected = float(np.mean(model.log_prob(x, labels=y)))
+    np.testing.assert_allclose(results["test_log_likelihood_nats"], expected, rtol=1e-5)
+
+
+def test_sample_grid_callback_passes_labels_to_conditional_models(tmp_path):
+    from training.callbacks import SampleGrid
+
+    model = zoo.get("gated_pixelcnn", image_shape=(3, 3, 1), filters=2, num_layers=1,
+                    num_classes=2, seed=0)
+    callback = SampleGrid(str(tmp_path), num_samples=4)
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0)
+    assert (tmp_path / "epoch_001.png").exists()

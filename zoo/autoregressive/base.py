@@ -30,7 +30,6 @@ import tensorflow_probability as tfp
 from zoo.base import GenerativeModel, positive_int
 from zoo.errors import ConfigError, InputError
 from zoo.layers.sampling import check_seeds
-from zoo.losses import nats_to_bits_per_dim
 
 tfd = tfp.distributions
 
@@ -331,11 +330,6 @@ class AutoregressiveModel(GenerativeModel):
                     check(images), self.check_known_rows(num_known_rows), seed)},
                 [image_spec, known_spec, self.seed_spec()])
         return endpoints
-
-
-def bits_per_dim(model, log_prob_nats):
-    """Negative log-likelihood in bits per dimension from log p in nats."""
-    return -nats_to_bits_per_dim(log_prob_nats, model.num_dims)
 
 
 class PerChannelHead:
