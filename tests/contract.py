@@ -29,6 +29,10 @@ TINY = {
     "denoising_autoencoder": dict(latent_dim=4, hidden_units=(32,)),
     "contractive_autoencoder": dict(latent_dim=4),
     "linear_autoencoder": dict(latent_dim=4),
+    "pixelcnn": dict(filters=8, num_layers=2, first_kernel_size=5),
+    "gated_pixelcnn": dict(filters=8, num_layers=2, num_classes=10),
+    "pixelcnn_pp": dict(filters=8, num_resnet=1, num_mixtures=2),
+    "pixelrnn": dict(units=4, num_layers=1),
 }
 
 # Modules the fresh serving process must do without: the zoo's own code and
@@ -66,6 +70,8 @@ def example_inputs(model, specs, n=5, seed=0):
             inputs[spec.name] = real_images(model, n)
         elif spec.name == "z":
             inputs[spec.name] = rng.normal(size=(n,) + tuple(spec.shape[1:])).astype(np.float32)
+        elif spec.name == "num_known_rows":
+            inputs[spec.name] = rng.integers(0, model.image_shape[0] + 1, n).astype(np.int32)
         elif spec.name == "label":
             inputs[spec.name] = rng.integers(0, model.num_classes, n).astype(np.int32)
         else:

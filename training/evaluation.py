@@ -52,7 +52,9 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
             sums["ll"] += float(tf.reduce_sum(
                 model.iwae(x, num_samples=iwae_samples, seed=seed + b)))
         elif exact_log_prob:
-            sums["ll"] += float(tf.reduce_sum(model.log_prob(x)))
+            # Class-conditional models score images under their own labels.
+            kwargs = {"labels": batch[1]} if getattr(model, "conditional", False) else {}
+            sums["ll"] += float(tf.reduce_sum(model.log_prob(x, **kwargs)))
         if "reconstruct" in caps:
             sums["mse"] += float(tf.reduce_sum(
                 tf.reduce_mean(tf.square(model.reconstruct(x) - x), [1, 2, 3])))

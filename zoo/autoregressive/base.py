@@ -1,0 +1,383 @@
+"""Shared machinery of the autoregressive family: exact likelihood, sampling, export.
+
+A model factors p(x) = prod_i p(x_i | x_<i) over pixels in raster order and,
+inside a pixel, over channels ([1], eq. 1-2). Images enter the public API as
+floats in [0, 1]; the model quantizes them to `num_levels` grey levels
+(round(x * (L - 1))), so `log_prob` is the exact log-probability of the
+quantized image, in nats. With 2 levels the pixels are Bernoulli.
+
+Subclasses build the network and the pixel likelihood through small hooks:
+`_network`, `_log_prob_terms`, `_sample_channel` and `noise_depth`.
+
+Sampling draws all of a row's randomness up front from its own seed row
+(stateless uniforms [H, W, C, noise_depth]) and turns it into pixels with
+inverse-CDF / Gumbel-max tricks, so image i depends only on seed row i, and
+any two samplers (naive or cached) that compute the same conditionals give
+the same images.
+
+References:
+  [1] van den Oord, Kalchbrenner, Kavukcuoglu. Pixel Recurrent Neural
+      Networks. ICML 2016.
+  [2] Ramachandran et al. Fast Generation for Convolutional Autoregressive
+      Models. ICLR workshop 2017.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo.base import GenerativeModel, positive_int
+from zoo.errors import ConfigError, InputError
+from zoo.layers.sampling import check_seeds
+
+tfd = tfp.distributions
+
+# Uniform noise is kept away from 0 and 1 so its logit / Gumbel transform is finite.
+_TINY = 1e-6
+
+
+def gumbel(u):
+    """Standard Gumbel noise from uniforms in (0, 1)."""
+    return -tf.math.log(-tf.math.log(u))
+
+
+class AutoregressiveModel(GenerativeModel):
+    """Base of PixelCNN-like models.
+
+    Args:
+      image_shape: (H, W, C).
+      num_levels: grey levels L per channel; 2 means binary (Bernoulli)
+        pixels, otherwise a L-way distribution per channel.
+      num_classes: None for an unconditional model, else the number of
+        classes it is conditioned on.
+      seed: seeds training-time randomness (dropout).
+    """
+
+    def __init__(self, image_shape, num_levels, num_classes=None, seed=None, **kwargs):
+        super().__init__(image_shape=image_shape, seed=seed, **kwargs)
+        self.num_levels = positive_int("num_levels", num_levels)
+        if not 2 <= self.num_levels <= 256:
+            raise ConfigError(f"num_levels must be in [2, 256], got {num_levels!r}")
+        if num_classes is not None:
+            num_classes = positive_int("num_classes", num_classes)
+        self.num_classes = num_classes
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+
+    @property
+    def requires_labels(self):
+        return self.conditional
+
+    @property
+    def binary(self):
+        return self.num_levels == 2
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_levels=self.num_levels)
+        return config
+
+    def preprocessing(self, training=True):
+        if self.binary:
+            return "binary_dynamic" if training else "binary_static"
+        return "unit"
+
+    def _finish_build(self):
+        """Creates every weight with one forward pass (subclasses call it last)."""
+        labels = tf.zeros([1], tf.int32) if self.conditional else None
+        self._network(tf.zeros((1,) + self.image_shape), labels, training=False)
+        self.built = True
+
+    # ------------------------------------------------------------- hooks
+    #: Uniforms per channel a sample needs (e.g. L for Gumbel-max over L levels).
+    noise_depth = 1
+
+    def _network(self, x, labels=None, training=False):
+        """Network output [N, H, W, Q] from inputs `x` [N, H, W, C] in [-1, 1].
+
+        The output at a pixel may depend only on earlier pixels (and, for
+        the part that parameterizes channel c, on channels < c of the pixel).
+        """
+        raise NotImplementedError
+
+    def _log_prob_terms(self, params, levels, x):
+        """log p of each dimension given the past: [N, H, W, C] or, when the
+        channels of a pixel are modelled jointly, [N, H, W]."""
+        raise NotImplementedError
+
+    def _sample_channel(self, params, values, noise, channel):
+        """Level of channel `channel` at one pixel.
+
+        Args:
+          params: [N, Q] network output at the pixel.
+          values: [N, C] levels sampled so far at the pixel (later channels 0).
+          noise: [N, C, noise_depth] uniforms of the pixel.
+          channel: int32 scalar.
+
+        Returns:
+          float32 [N] levels.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers
+    def to_levels(self, images):
+        """Images in [0, 1] -> levels {0, ..., L - 1} (float32)."""
+        return tf.round(images * (self.num_levels - 1))
+
+    def levels_to_input(self, levels):
+        """Levels -> the network's input scale [-1, 1]."""
+        return levels * (2.0 / (self.num_levels - 1)) - 1.0
+
+    def _check_label_use(self, labels):
+        if self.conditional:
+            if labels is None:
+                raise InputError(f"model {self.registered_name!r} is class-conditional: "
+                                 f"pass labels in [0, {self.num_classes})")
+            return self.check_labels(labels)
+        if labels is not None:
+            raise InputError(f"model {self.registered_name!r} is not class-conditional; "
+                             "do not pass labels")
+        return None
+
+    def log_prob_terms(self, images, labels=None):
+        """log p(x_d | x_<d) for every dimension d (see `_log_prob_terms`)."""
+        levels = self.to_levels(images)
+        x = self.levels_to_input(levels)
+        return self._log_prob_terms(self._network(x, labels), levels, x)
+
+    def _log_prob(self, images, labels=None):
+        """Exact log p(images) in nats, [N] (labels: int [N] when conditional)."""
+        labels = self._check_label_use(labels)
+        terms = self.log_prob_terms(images, labels)
+        return tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=1)
+
+    def call(self, inputs, training=False):
+        return self._log_prob(inputs)
+
+    # ---------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.bpd_tracker]
+
+    def _loss(self, data, training):
+        if self.conditional:
+            images, labels = data
+            labels = tf.cast(labels, tf.int32)
+        else:
+            images, labels = self.images_from_batch(data), None
+        images = tf.cast(images, tf.float32)
+        levels = self.to_levels(images)
+        x = self.levels_to_input(levels)
+        terms = self._log_prob_terms(self._network(x, labels, training=training), levels, x)
+        # Nats per dimension keeps the learning rate independent of image size.
+        return -tf.reduce_sum(terms) / tf.cast(tf.shape(images)[0] * self.num_dims, tf.float32)
+
+    def _update(self, loss):
+        self.loss_tracker.update_state(loss)
+        self.bpd_tracker.update_state(loss / np.log(2.0))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss = self._loss(data, training=True)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._update(loss)
+
+    def test_step(self, data):
+        return self._update(self._loss(data, training=False))
+
+    # ---------------------------------------------------------- sampling
+    def _noise(self, seeds):
+        h, w, c = self.image_shape
+        shape = [h, w, c, self.noise_depth]
+        return tf.map_fn(
+            lambda s: tf.random.stateless_uniform(shape, seed=s, minval=_TINY,
+                                                  maxval=1.0 - _TINY),
+            seeds, fn_output_signature=tf.float32)
+
+    def _sample(self, seeds, labels=None):
+        seeds = check_seeds(seeds)
+        n = tf.shape(seeds)[0]
+        return self._complete(tf.zeros(tf.concat([[n], self.image_shape], 0)),
+                              tf.zeros([n], tf.int32), seeds, labels)
+
+    def complete(self, images, num_known_rows, seed=0, labels=None):
+        """Keeps the top `num_known_rows[i]` rows of image i and samples the rest.
+
+        Args:
+          images: float [N, H, W, C] in [0, 1]; rows below the known ones
+            are ignored.
+          num_known_rows: int [N] in [0, H].
+          seed: int (row i uses seed row [seed, i], as in `sample`) or
+            int32 [N, 2] seed rows.
+          labels: int [N], for class-conditional models only.
+
+        Returns:
+          float32 [N, H, W, C] in [0, 1].
+        """
+        images = self.check_images(images)
+        n = int(images.shape[0])
+        if isinstance(seed, (int, np.integer)):
+            seeds = np.stack([np.full(n, seed), np.arange(n)], 1).astype(np.int32)
+        else:
+            seeds = seed
+        seeds = check_seeds(seeds)
+        known = self.check_known_rows(num_known_rows, n)
+        return self._complete(images, known, seeds, self._check_label_use(labels))
+
+    def check_known_rows(self, num_known_rows, num_rows=None):
+        """int32 [N] in [0, H]; InputError in Python, assertion in graphs."""
+        height = self.image_shape[0]
+        if isinstance(num_known_rows, (np.ndarray, list, tuple)):
+            arr = np.asarray(num_known_rows)
+            if arr.dtype.kind not in "iu":
+                raise InputError(f"num_known_rows must be integers, got dtype {arr.dtype}")
+            if arr.size and (arr.min() < 0 or arr.max() > height):
+                raise InputError(f"num_known_rows must lie in [0, {height}], got values "
+                                 f"from {arr.min()} to {arr.max()}")
+        known = tf.convert_to_tensor(num_known_rows)
+        if not known.dtype.is_integer or known.shape.rank != 1:
+            raise InputError(f"num_known_rows must be int [N], got {known.dtype.name} "
+                             f"{list(known.shape)}")
+        if num_rows is not None and known.shape[0] not in (None, num_rows):
+            raise InputError(f"got {known.shape[0]} num_known_rows for {num_rows} images")
+        known = tf.cast(known, tf.int32)
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(
+                    known, message=f"num_known_rows must be in [0, {height}]"),
+                tf.debugging.assert_less_equal(
+                    known, height, message=f"num_known_rows must be in [0, {height}]")]):
+            return tf.identity(known)
+
+    @property
+    def sampler(self):
+        """The sampler `_complete` runs: "cached" when the model has one."""
+        return "cached" if hasattr(self, "_complete_cached") else "naive"
+
+    def _complete(self, images, known_rows, seeds, labels=None):
+        levels = self.to_levels(images)
+        noise = self._noise(seeds)
+        if self.sampler == "cached":
+            out = self._complete_cached(levels, known_rows, noise, labels)
+        else:
+            out = self._complete_naive(levels, known_rows, noise, labels)
+        return out / (self.num_levels - 1)
+
+    def _start(self, levels, known_rows):
+        """Zeroes the unknown rows; returns (canvas, row_known [N, H], first step)."""
+        h, w, c = self.image_shape
+        row_known = tf.range(h)[None, :] < known_rows[:, None]
+        canvas = tf.where(row_known[:, :, None, None], levels, 0.0)
+        # Rows known in every image need no steps (the result is the same).
+        first = tf.reduce_min(tf.concat([known_rows, [h]], 0)) * w * c
+        return canvas, row_known, first
+
+    def _write(self, canvas, step, value, row_known, r):
+        """canvas with dimension `step` (raster, channel order) set to `value`
+        where row r is unknown."""
+        h, w, c = self.image_shape
+        onehot = tf.reshape(tf.one_hot(step, h * w * c), [1, h, w, c])
+        value = tf.where(row_known[:, r], tf.reshape(canvas, [-1, h * w * c])[:, step],
+                         value)
+        return canvas + onehot * (value[:, None, None, None] - canvas)
+
+    @tf.function(reduce_retracing=True)
+    def _complete_naive(self, levels, known_rows, noise, labels=None):
+        """Runs the whole network once per dimension (H * W * C passes)."""
+        h, w, c = self.image_shape
+        canvas, row_known, first = self._start(levels, known_rows)
+
+        def body(step, canvas):
+            pixel, channel = step // c, step % c
+            r, col = pixel // w, pixel % w
+            params = self._network(self.levels_to_input(canvas), labels)[:, r, col]
+            value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
+            return step + 1, self._write(canvas, step, value, row_known, r)
+
+        _, canvas = tf.while_loop(lambda step, _: step < h * w * c, body, (first, canvas))
+        return canvas
+
+    # ------------------------------------------------------------ export
+    def serving_endpoints(self):
+        endpoints = super().serving_endpoints()
+        image_spec = self.image_spec()
+        known_spec = tf.TensorSpec((None,), tf.int32, name="num_known_rows")
+
+        def check(images):
+            # A signature's TensorSpec does not stop a wrong channel count at
+            # call time, so the shape is asserted with the data.
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(images)[1:], tf.constant(self.image_shape, tf.int32),
+                    message=f"images must have shape [N, {', '.join(map(str, self.image_shape))}]")]):
+                return self.check_images(tf.identity(images))
+
+        if self.conditional:
+            endpoints["log_prob"] = (
+                lambda images, label: {"log_prob": self._log_prob(check(images), label)},
+                [image_spec, self.label_spec()])
+            endpoints["complete"] = (
+                lambda images, num_known_rows, seed, label: {"images": self._complete(
+                    check(images), self.check_known_rows(num_known_rows), seed,
+                    self.check_labels(label))},
+                [image_spec, known_spec, self.seed_spec(), self.label_spec()])
+        else:
+            endpoints["log_prob"] = (
+                lambda images: {"log_prob": self._log_prob(check(images))}, [image_spec])
+            endpoints["complete"] = (
+                lambda images, num_known_rows, seed: {"images": self._complete(
+                    check(images), self.check_known_rows(num_known_rows), seed)},
+                [image_spec, known_spec, self.seed_spec()])
+        return endpoints
+
+
+class PerChannelHead:
+    """Mixin: one independent conditional per channel from the network's logits.
+
+    The network emits C * P logits per pixel, channel c's in the feature
+    channels with group c (index k * C + c). P = 1 (Bernoulli logit) for 2
+    levels, else P = L (categorical over levels, [1] section 5.3).
+    """
+
+    @property
+    def logits_per_channel(self):
+        return 1 if self.binary else self.num_levels
+
+    @property
+    def noise_depth(self):
+        return self.logits_per_channel
+
+    @property
+    def output_channels(self):
+        return self.image_shape[-1] * self.logits_per_channel
+
+    def _per_channel(self, params):
+        """[..., P * C] -> [..., C, P]."""
+        c = self.image_shape[-1]
+        shape = tf.concat([tf.shape(params)[:-1], [self.logits_per_channel, c]], 0)
+        params = tf.reshape(params, shape)
+        rank = len(params.shape)
+        perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+        return tf.transpose(params, perm)
+
+    def pixel_distribution(self, params):
+        """The `tfd` distribution of every channel given the past, batch [..., C]."""
+        logits = self._per_channel(params)
+        if self.binary:
+            return tfd.Bernoulli(logits=logits[..., 0], dtype=tf.float32)
+        return tfd.Categorical(logits=logits)
+
+    def _log_prob_terms(self, params, levels, x):
+        dist = self.pixel_distribution(params)
+        return dist.log_prob(levels if self.binary else tf.cast(levels, tf.int32))
+
+    def _sample_channel(self, params, values, noise, channel):
+        logits = tf.gather(self._per_channel(params), channel, axis=1)  # [N, P]
+        u = tf.gather(noise, channel, axis=1)
+        if self.binary:
+            # Bernoulli(sigmoid(l)) = [l + Logistic noise > 0].
+            u = u[:, 0]
+            return tf.cast(logits[:, 0] + tf.math.log(u) - tf.math.log1p(-u) > 0, tf.float32)
+        # Gumbel-max draws from the categorical with these logits.
+        return tf.cast(tf.argmax(logits + gumbel(u), axis=-1), tf.float32)
