@@ -147,3 +147,9 @@ def test_export_refuses_unservable_endpoints(tmp_path):
     with pytest.raises(ExportError, match="not servable"):
         export.export_model(model, str(tmp_path / "m"))
     assert not os.path.exists(tmp_path / "m")
+
+
+def test_signatures_reject_wrong_image_shape_clearly(run_dir, tmp_path):
+    loaded = tf.saved_model.load(export.export_run(run_dir, str(tmp_path)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"shape \[N, 8, 8, 1\]"):
+        loaded.signatures["reconstruct"](images=tf.zeros([1, 8, 8, 3]))

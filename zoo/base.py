@@ -264,7 +264,13 @@ class GenerativeModel(keras.Model):
                 f"images must have shape [N, {', '.join(map(str, self.image_shape))}]"
                 f" for this model, got {list(shape) if shape else 'unknown rank'}")
         images = tf.cast(images, tf.float32)
+        shape_text = ", ".join(map(str, self.image_shape))
         with tf.control_dependencies([
+                # A SavedModel signature does not enforce its TensorSpec's
+                # shape at call time, so the shape is checked with the data.
+                tf.debugging.assert_equal(
+                    tf.shape(images)[1:], tf.constant(self.image_shape, tf.int32),
+                    message=f"images must have shape [N, {shape_text}]"),
                 tf.debugging.assert_greater_equal(
                     images, 0.0, message="images must be in [0, 1]"),
                 tf.debugging.assert_less_equal(

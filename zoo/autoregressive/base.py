@@ -305,29 +305,21 @@ class AutoregressiveModel(GenerativeModel):
         image_spec = self.image_spec()
         known_spec = tf.TensorSpec((None,), tf.int32, name="num_known_rows")
 
-        def check(images):
-            # A signature's TensorSpec does not stop a wrong channel count at
-            # call time, so the shape is asserted with the data.
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.shape(images)[1:], tf.constant(self.image_shape, tf.int32),
-                    message=f"images must have shape [N, {', '.join(map(str, self.image_shape))}]")]):
-                return self.check_images(tf.identity(images))
-
         if self.conditional:
             endpoints["log_prob"] = (
-                lambda images, label: {"log_prob": self._log_prob(check(images), label)},
+                lambda images, label: {"log_prob": self._log_prob(self.check_images(images), label)},
                 [image_spec, self.label_spec()])
             endpoints["complete"] = (
                 lambda images, num_known_rows, seed, label: {"images": self._complete(
-                    check(images), self.check_known_rows(num_known_rows), seed,
+                    self.check_images(images), self.check_known_rows(num_known_rows), seed,
                     self.check_labels(label))},
                 [image_spec, known_spec, self.seed_spec(), self.label_spec()])
         else:
             endpoints["log_prob"] = (
-                lambda images: {"log_prob": self._log_prob(check(images))}, [image_spec])
+                lambda images: {"log_prob": self._log_prob(self.check_images(images))}, [image_spec])
             endpoints["complete"] = (
                 lambda images, num_known_rows, seed: {"images": self._complete(
-                    check(images), self.check_known_rows(num_known_rows), seed)},
+                    self.check_images(images), self.check_known_rows(num_known_rows), seed)},
                 [image_spec, known_spec, self.seed_spec()])
         return endpoints
 
