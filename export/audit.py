@@ -1,7 +1,7 @@
 """Checks that a SavedModel holds only ops a stock TF Serving can run.
 
-TF Serving has no Python, so `tf.py_function` / `tf.numpy_function`
-(PyFunc, EagerPyFunc) cannot run there; ops outside TensorFlow's own
+TF Serving has no Python, so Python-function ops (PyFunc, EagerPyFunc,
+what TF's py/numpy function wrappers emit) cannot run there; ops outside TensorFlow's own
 registry need custom server builds; functions marked for XLA compilation
 need experimental server flags.
 """

@@ -1,6 +1,6 @@
 """TFP distributions shared by the families: priors, posteriors, pixel likelihoods.
 
-Models hold `tfp.distributions` objects rather than `tfp.layers` (which
+Models hold `tfp.distributions` objects rather than TFP's Keras layers (which
 only work with Keras 2), so the distributions are built from network outputs
 inside `call`/`train_step` and never own variables.
 """
