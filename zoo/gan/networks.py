@@ -53,7 +53,8 @@ class LabelMaps(keras.layers.Layer):
 def _inputs(shape, num_classes, name):
     x = keras.Input(shape, name=name)
     if not num_classes:
-        return [x], x, None
+        # A bare input, so calling the network with one tensor matches its structure.
+        return x, x, None
     label = keras.Input((), dtype="int32", name="label")
     return [x, label], x, label
 

@@ -36,7 +36,12 @@ class WGANGP(WGAN):
       [1] Gulrajani et al. Improved Training of Wasserstein GANs. NeurIPS 2017.
     """
 
-    discriminator_norm = "layer"
+    @property
+    def discriminator_norm(self):
+        # Layer norm between conv stages ([1], sec. 4); [1]'s toy MLP critics
+        # have none.
+        return "layer" if self.architecture == "dcgan" else None
+
     extra_metrics = ("gp",)
     adam = (1e-4, 0.0, 0.9)
 
