@@ -371,8 +371,12 @@ def test_wgan_gp_covers_the_modes_of_a_ring_of_gaussians():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,epochs", [("cgan", 40), ("acgan", 25)])
-def test_conditional_samples_show_the_requested_digit(name, epochs):
+@pytest.mark.parametrize("name,epochs,learning_rate", [("cgan", 60, 1e-3), ("acgan", 25, None)])
+def test_conditional_samples_show_the_requested_digit(name, epochs, learning_rate):
+    """A logistic-regression digit classifier (about 97% on real digits)
+    reads the requested label off >= 50% of generated samples (chance: 10%).
+    The MLP cGAN's discriminator starts using the label late (accuracy jumps
+    from ~15% to >90% between epochs 20 and 40 at lr 1e-3)."""
     from sklearn.linear_model import LogisticRegression
 
     images, labels = datasets.load_arrays("digits", "train")
@@ -382,7 +386,7 @@ def test_conditional_samples_show_the_requested_digit(name, epochs):
     model = zoo.get(name, image_shape=(8, 8, 1), latent_dim=16, seed=0,
                     **({"hidden_units": (128, 128)} if name == "cgan" else
                        {"filters": (32, 64)}))
-    model.compile()
+    model.compile(**model.make_optimizers(learning_rate))
     data = datasets.load("digits", "train", batch_size=64, mode=model.preprocessing(True),
                          labels=True, seed=0)
     model.fit(data, epochs=epochs, verbose=0)
@@ -403,3 +407,18 @@ def test_gan_bench_runs_in_a_tiny_configuration(tmp_path):
         cwd=repo, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "dcgan_nojit.png").is_file() and (out / "results.json").is_file()
+
+
+def test_training_cli_trains_and_exports_a_conditional_gan(tmp_path):
+    import json
+
+    from training import train as train_cli
+
+    out = str(tmp_path / "cgan")
+    assert train_cli.main(["cgan", "--epochs", "2", "--out", out, "--verbose", "0",
+                           "--set", "latent_dim=4", "--set", "hidden_units=(16,)"]) == 0
+    for path in ("model.keras", "samples/epoch_002.png", "export/cgan/1/saved_model.pb"):
+        assert os.path.isfile(os.path.join(out, path)), path
+    history = json.load(open(os.path.join(out, "metrics.json")))["history"]
+    assert {"d_loss", "g_loss", "val_d_loss", "d_real", "d_fake"} <= set(history)
+    assert not os.path.exists(os.path.join(out, "backup"))

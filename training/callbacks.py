@@ -70,7 +70,13 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
         if "sample" in model.capabilities:
-            grid = make_grid(self._sample(per_row_seeds(self.num_samples, self.seed)))
+            seeds = per_row_seeds(self.num_samples, self.seed)
+            if model.conditional:
+                # Class-conditional models: labels 0, 1, ..., as `sample` uses.
+                labels = np.arange(self.num_samples, dtype=np.int32) % model.num_classes
+                grid = make_grid(self._sample(seeds, labels))
+            else:
+                grid = make_grid(self._sample(seeds))
             save_png(os.path.join(self.sample_dir, f"epoch_{epoch + 1:03d}.png"),
                      grid, scale=display_scale(model.image_shape[:2]))
             self._summary("samples", grid, epoch)
