@@ -33,6 +33,16 @@ TINY = {
     "gated_pixelcnn": dict(filters=8, num_layers=2, num_classes=10),
     "pixelcnn_pp": dict(filters=8, num_resnet=1, num_mixtures=2),
     "pixelrnn": dict(units=4, num_layers=1),
+    "gan": dict(latent_dim=4, hidden_units=(16,), k=2),
+    "dcgan": dict(latent_dim=4, filters=(8, 16), ema_decay=0.9),
+    "lsgan": dict(latent_dim=4, architecture="mlp", hidden_units=(16,)),
+    "wgan": dict(latent_dim=4, filters=(8, 16), n_critic=2),
+    "wgan_gp": dict(latent_dim=4, filters=(8, 16), n_critic=2),
+    "cgan": dict(latent_dim=4, hidden_units=(16,)),
+    "acgan": dict(latent_dim=4, filters=(8, 16)),
+    "infogan": dict(noise_dim=4, num_categories=3, num_continuous=2,
+                    architecture="mlp", hidden_units=(16,)),
+    "aae": dict(latent_dim=2, hidden_units=(16,), prior="mixture"),
 }
 
 # Modules the fresh serving process must do without: the zoo's own code and

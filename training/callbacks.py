@@ -71,8 +71,8 @@ class SampleGrid(keras.callbacks.Callback):
         model = self.model
         if "sample" in model.capabilities:
             seeds = per_row_seeds(self.num_samples, self.seed)
-            if getattr(model, "conditional", False):
-                # A grid per class, as GenerativeModel.sample does by default.
+            if model.conditional:
+                # Class-conditional models: labels 0, 1, ..., as `sample` uses.
                 labels = np.arange(self.num_samples, dtype=np.int32) % model.num_classes
                 grid = make_grid(self._sample(seeds, labels))
             else:

@@ -5,6 +5,7 @@ only work with Keras 2), so the distributions are built from network outputs
 inside `call`/`train_step` and never own variables.
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -12,7 +13,7 @@ from zoo.errors import ConfigError
 
 tfd = tfp.distributions
 
-PRIORS = ("normal",)
+PRIORS = ("normal", "mixture")
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_logistic")
 
 
@@ -20,14 +21,37 @@ def make_prior(kind, latent_dim):
     """The prior p(z) as a distribution with batch shape [] and event [latent_dim].
 
     Args:
-      kind: "normal" for N(0, I).
+      kind: "normal" for N(0, I); "mixture" for `mixture_prior(latent_dim)`.
       latent_dim: positive int.
     """
     if kind == "normal":
         return tfd.MultivariateNormalDiag(
             loc=tf.zeros([latent_dim]), scale_diag=tf.ones([latent_dim]),
             name="prior")
+    if kind == "mixture":
+        return mixture_prior(latent_dim)
     raise ConfigError(f"unknown prior {kind!r}; choose one of {PRIORS}")
+
+
+def mixture_prior(latent_dim, num_components=10, radius=3.0, scale=0.5):
+    """Equal-weight mixture of `num_components` isotropic Gaussians.
+
+    The means lie evenly on a circle of `radius` in the first two latent
+    dimensions (on a segment when latent_dim is 1), the prior of the
+    adversarial autoencoder's fig. 2 (Makhzani et al. 2015); its KL to a
+    Gaussian posterior has no closed form.
+    """
+    angles = np.arange(num_components) * 2 * np.pi / num_components
+    means = np.zeros((num_components, latent_dim), np.float32)
+    if latent_dim == 1:
+        means[:, 0] = np.linspace(-radius, radius, num_components)
+    else:
+        means[:, 0], means[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+    return tfd.MixtureSameFamily(
+        tfd.Categorical(logits=tf.zeros([num_components])),
+        tfd.MultivariateNormalDiag(loc=tf.constant(means),
+                                   scale_diag=tf.fill([num_components, latent_dim], scale)),
+        name="prior")
 
 
 def diagonal_gaussian(mean, log_var):

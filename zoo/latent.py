@@ -1,4 +1,5 @@
-"""Latent-space tools: interpolation, manifold grids, attribute vectors.
+"""Latent-space tools: interpolation, manifold grids, attribute vectors,
+code arithmetic and class-conditional grids.
 
 They work on any model with `encode`/`decode` and a `latent_dim`; codes of a
 latent-variable model are its posterior means.
@@ -10,6 +11,9 @@ References:
       (spherical interpolation; attribute vectors).
   [3] Shoemake. Animating Rotation with Quaternion Curves. SIGGRAPH 1985.
   [4] Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders. 2015.
+  [5] Radford, Metz, Chintala. Unsupervised Representation Learning with
+      Deep Convolutional GANs. ICLR 2016.
+  [6] Mirza, Osindero. Conditional Generative Adversarial Nets. 2014.
 """
 
 import numpy as np
@@ -121,3 +125,48 @@ def apply_attribute(z, vector, strengths=(0.0, 0.5, 1.0, 1.5)):
     """Codes z + s * vector for each strength s: [len(strengths), *z.shape]."""
     z = np.asarray(z, np.float32)
     return np.stack([z + s * np.asarray(vector, np.float32) for s in strengths])
+
+
+def vector_arithmetic(z_a, z_b, z_c):
+    """mean(z_a) - mean(z_b) + mean(z_c), DCGAN's arithmetic on averaged codes.
+
+    [5] (sec. 6.3, fig. 7) averages the codes of three samples per concept
+    before adding and subtracting, since single codes were unstable.
+
+    Args:
+      z_a, z_b, z_c: codes [N_i, latent_dim] (or [latent_dim]) of samples
+        that show concepts A, B and C.
+
+    Returns:
+      float32 [latent_dim], a code showing "A - B + C".
+    """
+    means = []
+    for name, z in (("z_a", z_a), ("z_b", z_b), ("z_c", z_c)):
+        z = np.asarray(z, np.float32)
+        z = z[None] if z.ndim == 1 else z
+        if z.ndim != 2 or not len(z):
+            raise InputError(f"{name} must be codes [N, latent_dim], got shape {z.shape}")
+        means.append(z.mean(0))
+    if len({m.shape for m in means}) != 1:
+        raise InputError(f"codes differ in size: {[m.shape for m in means]}")
+    return means[0] - means[1] + means[2]
+
+
+def class_grid(model, num_columns=8, seed=0):
+    """Samples of a class-conditional model, one row per class.
+
+    Column j uses seed row [seed, j] in every row, so a column holds the
+    same noise under every label ([6], fig. 2).
+
+    Returns:
+      float32 images [num_classes * num_columns, H, W, C], row-major.
+    """
+    if not getattr(model, "conditional", False):
+        raise InputError("class_grid needs a class-conditional model")
+    if isinstance(num_columns, bool) or not isinstance(num_columns, int) or num_columns < 1:
+        raise InputError(f"num_columns must be a positive integer, got {num_columns!r}")
+    k = model.num_classes
+    seeds = np.stack([np.full(num_columns, seed), np.arange(num_columns)], 1)
+    seeds = np.tile(seeds, (k, 1)).astype(np.int32)
+    labels = np.repeat(np.arange(k), num_columns).astype(np.int32)
+    return model.sample_from_seeds(seeds, labels)

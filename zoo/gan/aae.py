@@ -1,0 +1,147 @@
+"""Adversarial autoencoder."""
+
+import tensorflow as tf
+
+from zoo.distributions import PRIORS, make_prior
+from zoo.errors import ConfigError, InputError
+from zoo.gan import networks
+from zoo.gan.base import (GANBase, bce_discriminator_loss,
+                          non_saturating_generator_loss, to_symmetric, to_unit)
+from zoo.layers.sampling import tfp_seed
+from zoo.registry import register
+
+
+@register("aae")
+class AAE(GANBase):
+    """Adversarial autoencoder (Makhzani et al. 2015).
+
+    A deterministic encoder q(z|x) and a decoder are trained to reconstruct
+    (mean squared error), while a discriminator on codes tells prior draws
+    z ~ p(z) ("real") from encoded data ("fake") and the encoder learns to
+    fool it ([1], sec. 2, eq. 1). This matches the aggregated posterior
+    q(z) to p(z) using samples alone, so the prior can be any samplable
+    `tfp.distributions` object, e.g. a mixture with no closed-form KL.
+    Each step: one discriminator update, then one encoder + decoder update
+    on reconstruction + adversarial_weight * (-log D(q(x))).
+
+    Args:
+      image_shape: (H, W, C).
+      latent_dim: size of the code z.
+      prior: "normal" or "mixture" (`zoo.distributions.make_prior`);
+        subclasses may override `_make_prior` to return any samplable
+        distribution with event [latent_dim].
+      adversarial_weight: weight of the encoder's adversarial loss.
+      architecture: "mlp" ([1]) or "dcgan" encoder/decoder.
+      hidden_units: MLP widths of encoder (reversed: decoder) and of the code
+        discriminator.
+      filters: conv channels per stage (architecture="dcgan").
+      ema_decay: None or (0, 1): EMA of the decoder's weights for sampling.
+      seed: seeds training randomness.
+
+    References:
+      [1] Makhzani et al. Adversarial Autoencoders. arXiv:1511.05644, 2015.
+    """
+
+    discriminator_norm = None
+
+    def __init__(self, image_shape=(8, 8, 1), latent_dim=8, prior="normal",
+                 adversarial_weight=1.0, architecture="mlp", hidden_units=(256, 256),
+                 filters=(32, 64), ema_decay=None, seed=None, **kwargs):
+        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
+                         architecture=architecture, hidden_units=hidden_units,
+                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        if prior not in PRIORS:
+            raise ConfigError(f"unknown prior {prior!r}; choose one of {PRIORS}")
+        self.prior_kind = prior
+        self.prior = self._make_prior()
+        try:
+            self.adversarial_weight = float(adversarial_weight)
+        except (TypeError, ValueError):
+            raise ConfigError("adversarial_weight must be a number >= 0, got "
+                              f"{adversarial_weight!r}") from None
+        if not self.adversarial_weight >= 0:
+            raise ConfigError("adversarial_weight must be a number >= 0, got "
+                              f"{adversarial_weight!r}")
+        self.encoder = self._build_encoder()
+        self._build_networks()
+
+    extra_metrics = ("reconstruction",)
+
+    def _make_prior(self):
+        """p(z): any `tfd` distribution with batch [] and event [latent_dim]."""
+        return make_prior(self.prior_kind, self.latent_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(prior=self.prior_kind, adversarial_weight=self.adversarial_weight)
+        return config
+
+    def _build_encoder(self):
+        if self.architecture == "mlp":
+            return networks.mlp_discriminator(
+                self.image_shape, self.hidden_units, self.latent_dim,
+                normalization=None, name="encoder")
+        return networks.conv_discriminator(
+            self.image_shape, self.filters, self.latent_dim, normalization=None,
+            name="encoder")
+
+    def _build_discriminator(self):
+        return networks.mlp_discriminator((self.latent_dim,), self.hidden_units,
+                                          name="discriminator")
+
+    @property
+    def g_variables(self):
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
+    # ----------------------------------------------------------------- codes
+    def _random_latents(self, n):
+        return self.prior.sample(n, seed=tfp_seed(self.seed_generator))
+
+    def _latent_from_seed(self, seed):
+        return self.prior.sample(seed=seed)
+
+    def _encode(self, images):
+        return self.encoder(to_symmetric(images))
+
+    def _decode(self, z):
+        return self._generate(z)
+
+    def _reconstruct(self, images):
+        return self._decode(self._encode(images))
+
+    # -------------------------------------------------------------- training
+    def _discriminator_loss(self, real, labels, z, training):
+        codes = self.encoder(real, training=training)
+        prior_out = self._d(z, training=training)
+        code_out = self._d(codes, training=training)
+        return bce_discriminator_loss(prior_out, code_out), {
+            "d_real": tf.reduce_mean(tf.sigmoid(prior_out)),
+            "d_fake": tf.reduce_mean(tf.sigmoid(code_out))}
+
+    def _generator_loss(self, real, labels, z, training):
+        codes = self.encoder(real, training=training)
+        reconstruction = tf.reduce_mean(tf.square(
+            self.generator(codes, training=training) - real))
+        adversarial = non_saturating_generator_loss(self._d(codes, training=training))
+        return reconstruction + self.adversarial_weight * adversarial, {
+            "reconstruction": reconstruction}
+
+    # ---------------------------------------------------------------- export
+    def serving_endpoints(self):
+        endpoints = super().serving_endpoints()
+        image_spec = self.image_spec()
+        endpoints.update(
+            discriminate=(lambda z: {"logits": self._d(z)[:, 0]}, [self.z_spec()]),
+            encode=(lambda images: {"z": self._encode(self.check_images(images))},
+                    [image_spec]),
+            decode=(lambda z: {"images": self._decode(z)}, [self.z_spec()]),
+            reconstruct=(lambda images: {
+                "images": self._reconstruct(self.check_images(images))}, [image_spec]),
+        )
+        return endpoints
+
+    def discriminate(self, z, labels=None):
+        """The code discriminator's logits [N] for codes z [N, latent_dim]."""
+        if labels is not None:
+            raise InputError("aae's discriminator takes no labels")
+        return {"logits": self._d(self.check_codes(z))[:, 0]}

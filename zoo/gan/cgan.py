@@ -1,0 +1,57 @@
+"""Conditional GAN."""
+
+from zoo.base import positive_int
+from zoo.errors import ConfigError
+from zoo.gan.base import GANBase
+from zoo.registry import register
+
+
+@register("cgan")
+class CGAN(GANBase):
+    """Conditional GAN (Mirza & Osindero 2014).
+
+    Both players see the class label y: G(z, y) and D(x, y), trained on the
+    GAN objective conditioned on y ([1], eq. 2). The label enters as a
+    one-hot vector concatenated to z and to the flattened image (MLP), or as
+    one-hot planes stacked on the image channels (DCGAN). Needs a labelled
+    dataset; `sample(n, seed, labels)` and the exports take labels.
+
+    Args:
+      image_shape: (H, W, C).
+      num_classes: number of classes (>= 2).
+      latent_dim: size of z ~ N(0, I).
+      architecture: "mlp" ([1]) or "dcgan".
+      hidden_units: MLP widths (architecture="mlp").
+      filters: DCGAN channels per stage (architecture="dcgan").
+      ema_decay: None or (0, 1): EMA of the generator's weights for sampling.
+      seed: seeds training noise.
+
+    References:
+      [1] Mirza, Osindero. Conditional Generative Adversarial Nets.
+          arXiv:1411.1784, 2014.
+    """
+
+    requires_labels = True
+    discriminator_takes_labels = True
+    discriminator_norm = None
+
+    def __init__(self, image_shape=(8, 8, 1), num_classes=10, latent_dim=32,
+                 architecture="mlp", hidden_units=(256, 256), filters=(64, 128),
+                 ema_decay=None, seed=None, **kwargs):
+        self.num_classes = check_num_classes(num_classes)
+        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
+                         architecture=architecture, hidden_units=hidden_units,
+                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        self._build_networks()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes)
+        return config
+
+
+def check_num_classes(num_classes):
+    n = positive_int("num_classes", num_classes)
+    if n < 2:
+        raise ConfigError(f"num_classes must be >= 2, got {num_classes!r}")
+    return n

@@ -1,0 +1,56 @@
+"""Least squares GAN."""
+
+import tensorflow as tf
+
+from zoo.gan.base import GANBase
+from zoo.registry import register
+
+
+@register("lsgan")
+class LSGAN(GANBase):
+    """Least squares GAN (Mao et al. 2017).
+
+    The sigmoid cross-entropy is replaced by least squares with the 0-1
+    coding a = 0 (fake), b = 1 (real), c = 1 ([1], eq. 9):
+      D: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2],   G: 1/2 E[(D(G(z)) - 1)^2],
+    which keeps penalizing fakes that lie far from the data on the correct
+    side of the boundary, so gradients do not vanish ([1], sec. 3.2).
+
+    Args:
+      image_shape: (H, W, C).
+      latent_dim: size of z ~ N(0, I).
+      architecture: "dcgan" or "mlp".
+      hidden_units: MLP widths (architecture="mlp").
+      filters: DCGAN channels per stage (architecture="dcgan").
+      ema_decay: None or (0, 1): EMA of the generator's weights for sampling.
+      seed: seeds training noise.
+
+    References:
+      [1] Mao et al. Least Squares Generative Adversarial Networks. ICCV 2017.
+    """
+
+    score_name = "score"
+
+    def __init__(self, image_shape=(8, 8, 1), latent_dim=64, architecture="dcgan",
+                 hidden_units=(256, 256), filters=(64, 128), ema_decay=None,
+                 seed=None, **kwargs):
+        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
+                         architecture=architecture, hidden_units=hidden_units,
+                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        self._build_networks()
+
+    def _score(self, outputs):
+        return outputs
+
+    def _discriminator_loss(self, real, labels, z, training):
+        fake = self._g(z, labels, training=training)
+        real_out = self._d(real, labels, training=training)
+        fake_out = self._d(fake, labels, training=training)
+        loss = 0.5 * tf.reduce_mean(tf.square(real_out - 1.0)) + \
+            0.5 * tf.reduce_mean(tf.square(fake_out))
+        return loss, {"d_real": tf.reduce_mean(real_out),
+                      "d_fake": tf.reduce_mean(fake_out)}
+
+    def _generator_loss(self, real, labels, z, training):
+        fake_out = self._d(self._g(z, labels, training=training), labels, training=training)
+        return 0.5 * tf.reduce_mean(tf.square(fake_out - 1.0)), {}
