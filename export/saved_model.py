@@ -13,7 +13,6 @@ import shutil
 import tempfile
 
 import keras
-import tensorflow as tf
 
 from export.audit import audit_saved_model
 

@@ -127,7 +127,9 @@ class Target:
         """
         import tensorflow as tf
 
-        rows = np.stack([np.full(num_samples, seed), np.arange(num_samples)], 1).astype(np.int32)
+        from zoo.layers.sampling import per_row_seeds
+
+        rows = per_row_seeds(num_samples, seed).numpy()
         labels = (np.arange(num_samples) % self.num_classes).astype(np.int32) \
             if self.conditional else None
         out = []

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.base import GenerativeModel
+from zoo.layers.sampling import per_row_seeds
 from zoo.losses import nats_to_bits_per_dim
 
 
@@ -46,8 +47,7 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
         x = tf.cast(GenerativeModel.images_from_batch(batch), tf.float32)
         size = int(x.shape[0])
         if has_elbo:
-            seeds = np.stack([np.full(size, seed + b), np.arange(size)], 1)
-            sums["elbo"] += float(tf.reduce_sum(elbo_fn(x, seeds.astype(np.int32))))
+            sums["elbo"] += float(tf.reduce_sum(elbo_fn(x, per_row_seeds(size, seed + b))))
         if has_iwae:
             sums["ll"] += float(tf.reduce_sum(
                 model.iwae(x, num_samples=iwae_samples, seed=seed + b)))

@@ -21,6 +21,7 @@ import tensorflow as tf
 from scipy.stats import norm
 
 from zoo.errors import InputError
+from zoo.layers.sampling import per_row_seeds
 
 
 def codes(model, images):
@@ -166,7 +167,6 @@ def class_grid(model, num_columns=8, seed=0):
     if isinstance(num_columns, bool) or not isinstance(num_columns, int) or num_columns < 1:
         raise InputError(f"num_columns must be a positive integer, got {num_columns!r}")
     k = model.num_classes
-    seeds = np.stack([np.full(num_columns, seed), np.arange(num_columns)], 1)
-    seeds = np.tile(seeds, (k, 1)).astype(np.int32)
+    seeds = np.tile(per_row_seeds(num_columns, seed).numpy(), (k, 1))
     labels = np.repeat(np.arange(k), num_columns).astype(np.int32)
     return model.sample_from_seeds(seeds, labels)

@@ -29,7 +29,7 @@ import tensorflow_probability as tfp
 
 from zoo.base import GenerativeModel, positive_int
 from zoo.errors import ConfigError, InputError
-from zoo.layers.sampling import check_seeds
+from zoo.layers.sampling import check_seeds, per_row_seeds
 
 tfd = tfp.distributions
 
@@ -220,7 +220,7 @@ class AutoregressiveModel(GenerativeModel):
         images = self.check_images(images)
         n = int(images.shape[0])
         if isinstance(seed, (int, np.integer)):
-            seeds = np.stack([np.full(n, seed), np.arange(n)], 1).astype(np.int32)
+            seeds = per_row_seeds(n, seed)
         else:
             seeds = seed
         seeds = check_seeds(seeds)

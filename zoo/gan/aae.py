@@ -6,7 +6,7 @@ from zoo.distributions import PRIORS, make_prior
 from zoo.errors import ConfigError, InputError
 from zoo.gan import networks
 from zoo.gan.base import (GANBase, bce_discriminator_loss,
-                          non_saturating_generator_loss, to_symmetric, to_unit)
+                          non_saturating_generator_loss, to_symmetric)
 from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 

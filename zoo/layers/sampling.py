@@ -73,6 +73,17 @@ def sample_per_row(distribution, seeds):
                      fn_output_signature=distribution.dtype)
 
 
+def normal_per_row(seeds, dim):
+    """One N(0, I) vector per seed row: float32 [N, dim], row i from seed row i.
+
+    Args:
+      seeds: int32 [N, 2].
+      dim: size of each vector.
+    """
+    return tf.map_fn(lambda row: tf.random.stateless_normal([dim], seed=row), seeds,
+                     fn_output_signature=tf.float32)
+
+
 def tfp_seed(seed_generator):
     """The next seed of a Keras `SeedGenerator` in the int32 form TFP wants.
 

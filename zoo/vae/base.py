@@ -17,7 +17,8 @@ import tensorflow as tf
 from zoo.base import GenerativeModel, positive_int
 from zoo.distributions import ImageLikelihood, diagonal_gaussian, make_prior
 from zoo.errors import ConfigError
-from zoo.layers.sampling import check_seeds, per_row_seeds, sample_per_row, tfp_seed
+from zoo.layers.sampling import (check_seeds, normal_per_row, per_row_seeds,
+                                 sample_per_row, tfp_seed)
 from zoo.losses import kl_divergence, log_mean_exp
 
 
@@ -145,11 +146,6 @@ class VAEBase(GenerativeModel):
         log_px = self.likelihood.log_prob(self.decoder(z), images)
         return log_px, kl_divergence(q, self.prior, z)
 
-    def _standard_normal_rows(self, seeds):
-        return tf.map_fn(
-            lambda row: tf.random.stateless_normal([self.latent_dim], seed=row),
-            seeds, fn_output_signature=tf.float32)
-
     def elbo(self, images, seed=0):
         """Per-image ELBO in nats with one posterior sample per image.
 
@@ -166,7 +162,7 @@ class VAEBase(GenerativeModel):
     def elbo_from_seeds(self, images, seeds):
         """Per-image ELBO [N] with the posterior sample of row i drawn from seed row i."""
         log_px, kl = self._elbo_terms(self.check_images(images),
-                                      self._standard_normal_rows(check_seeds(seeds)))
+                                      normal_per_row(check_seeds(seeds), self.latent_dim))
         return log_px - kl
 
     def kl(self, images):
@@ -250,7 +246,7 @@ class VAEBase(GenerativeModel):
 
         def elbo(images, seed):
             log_px, kl = self._elbo_terms(self.check_images(images),
-                                          self._standard_normal_rows(seed))
+                                          normal_per_row(seed, self.latent_dim))
             return {"elbo": log_px - kl, "kl": kl}
 
         endpoints.update(
