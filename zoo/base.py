@@ -7,56 +7,30 @@ family implements. A family that lacks a capability (a GAN has no encoder)
 simply leaves the hook out and the public method raises a clear
 `NotImplementedError`; `model.capabilities` lists what is there.
 
-`serving_endpoints()` describes the SavedModel signatures the exporter
-writes: named `tf.TensorSpec` inputs, dict outputs, batch-major.
+It also owns what every family would otherwise write again:
+
+- the config: the constructor arguments, defaults applied, are recorded
+  when the outermost `__init__` returns, and `get_config` returns them;
+- the single-optimizer training step: a family returns per-example loss
+  terms from `loss_terms`; the base unpacks the batch, reduces the terms,
+  runs the tape and the optimizer and reports every term to a tracker of
+  the same name (`metric_names`);
+- the optimizers' defaults (`optimizer_defaults`, one entry per player);
+- the serving endpoints' conventions (`seed`, `images`, `z`, `label`).
 """
+
+import inspect
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.errors import ConfigError, InputError
-from zoo.layers.sampling import check_seeds, per_row_seeds
+from zoo import checks
+from zoo.errors import InputError
+from zoo.layers.sampling import per_row_seeds
+from zoo.registry import recording_init
 
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
-
-
-def check_image_shape(image_shape):
-    """Validates and returns `image_shape` as a tuple (H, W, C)."""
-    try:
-        shape = tuple(int(d) for d in image_shape)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"image_shape must be (height, width, channels), got "
-            f"{image_shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise ConfigError(
-            f"image_shape must be three positive ints (height, width, "
-            f"channels), got {image_shape!r}")
-    return shape
-
-
-def positive_int(name, value):
-    """Validates a positive integer constructor argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def positive_ints(name, values):
-    """Validates a non-empty sequence of positive ints; returns a tuple."""
-    if isinstance(values, (int, np.integer)):
-        values = (values,)
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise ConfigError(
-            f"{name} must be a sequence of positive integers, got "
-            f"{values!r}") from None
-    if not values:
-        raise ConfigError(f"{name} must not be empty")
-    return tuple(positive_int(name, v) for v in values)
 
 
 class GenerativeModel(keras.Model):
@@ -74,21 +48,29 @@ class GenerativeModel(keras.Model):
     registered_name = None
     #: The endpoint that the exported `__call__` aliases, for `hub.load`.
     hub_endpoint = "serving_default"
+    #: True where `sample` returns the means of p(x|z) and `draw=True`
+    #: gives draws from it (VAEs); other models' samples are draws already.
+    samples_are_means = False
+    #: `compile` keyword -> (Keras optimizer class name, its arguments);
+    #: `make_optimizers` builds one per entry (GANs have one per player).
+    optimizer_defaults = {"optimizer": ("Adam", {"learning_rate": 1e-3})}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_config", False):
+            cls.__init__ = recording_init(init)
 
     def __init__(self, image_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = check_image_shape(image_shape)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(
-                seed, (int, np.integer)) or seed < 0):
-            raise ConfigError(
-                f"seed must be a non-negative integer or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.image_shape = checks.image_shape(image_shape)
+        self.seed = checks.seed_value("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     # ---------------------------------------------------------------- config
     def get_config(self):
-        return {"name": self.name, "image_shape": self.image_shape,
-                "seed": self.seed}
+        """The constructor arguments, defaults applied (recorded at construction)."""
+        return {"name": self.name, **self._constructor_config}
 
     @classmethod
     def from_config(cls, config):
@@ -125,7 +107,12 @@ class GenerativeModel(keras.Model):
         """True for class-conditional models (they set `num_classes`)."""
         return bool(getattr(self, "num_classes", None))
 
-    def sample(self, num_samples, seed=None, labels=None):
+    @property
+    def requires_labels(self):
+        """True when `fit` batches must be (images, labels)."""
+        return self.conditional
+
+    def sample(self, num_samples, seed=None, labels=None, draw=False):
         """Draws `num_samples` images.
 
         Args:
@@ -134,59 +121,56 @@ class GenerativeModel(keras.Model):
             row [seed, i], so it equals `sample_from_seeds([[seed, i]])`.
           labels: int [N] class labels, for class-conditional models only;
             default: 0, 1, ..., num_classes - 1, 0, 1, ... (a grid per class).
+          draw: for models whose samples are the means of p(x|z)
+            (`samples_are_means`), True returns draws from p(x|z) instead
+            (same z); other models ignore it.
 
         Returns:
           float32 Tensor [N, H, W, C] in [0, 1].
         """
         if labels is None and self.conditional:
             labels = np.arange(num_samples) % self.num_classes
-        return self.sample_from_seeds(per_row_seeds(num_samples, seed), labels)
+        return self.sample_from_seeds(per_row_seeds(num_samples, seed), labels, draw)
 
-    def sample_from_seeds(self, seeds, labels=None):
+    def sample_from_seeds(self, seeds, labels=None, draw=False):
         """One image per seed row, independent of the rest of the batch.
 
         Args:
           seeds: int32 [N, 2].
           labels: int32 [N] class labels; required by, and only accepted
             by, class-conditional models.
+          draw: see `sample`.
 
         Returns:
           float32 Tensor [N, H, W, C] in [0, 1].
         """
-        seeds = check_seeds(seeds)
-        if not self.conditional:
+        seeds = checks.seeds(seeds)
+        labels = self.labels_arg(labels, seeds.shape[0])
+        outputs = self._sample_outputs(seeds, labels)
+        return outputs["draws" if draw and self.samples_are_means else "images"]
+
+    def labels_arg(self, labels, num_rows=None, needed=None):
+        """Checked labels for a call that takes them, or None.
+
+        Args:
+          labels: int [N] or None.
+          num_rows: N, when known.
+          needed: whether this call takes labels (default: `conditional`).
+        """
+        needed = self.conditional if needed is None else needed
+        if not needed:
             if labels is not None:
-                raise InputError(
-                    f"model {self.registered_name!r} is not class-conditional; "
-                    "do not pass labels")
-            return self._sample(seeds)
+                raise InputError(f"model {self.registered_name!r} is not "
+                                 "class-conditional here; do not pass labels")
+            return None
         if labels is None:
             raise InputError(f"model {self.registered_name!r} is class-conditional: "
                              f"pass labels in [0, {self.num_classes})")
-        return self._sample(seeds, self.check_labels(labels, seeds.shape[0]))
+        return self.check_labels(labels, num_rows)
 
     def check_labels(self, labels, num_rows=None):
-        """Converts labels to int32 [N] and checks they lie in [0, num_classes)."""
-        if isinstance(labels, (np.ndarray, list, tuple)):
-            labels = np.asarray(labels)
-            if labels.dtype.kind not in "iu":
-                raise InputError(f"labels must be integers, got dtype {labels.dtype}")
-            if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-                raise InputError(f"labels must lie in [0, {self.num_classes}), got "
-                                 f"values from {labels.min()} to {labels.max()}")
-        labels = tf.convert_to_tensor(labels)
-        if not labels.dtype.is_integer or labels.shape.rank != 1:
-            raise InputError(f"labels must be int [N], got {labels.dtype.name} "
-                             f"{list(labels.shape)}")
-        if num_rows is not None and labels.shape[0] not in (None, num_rows):
-            raise InputError(f"got {labels.shape[0]} labels for {num_rows} samples")
-        labels = tf.cast(labels, tf.int32)
-        # In graphs (exported signatures) the range check runs with the data.
-        with tf.control_dependencies([
-                tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
-                tf.debugging.assert_less(labels, self.num_classes,
-                                         message="labels must be < num_classes")]):
-            return tf.identity(labels)
+        """int32 [N] in [0, num_classes) (checked in Python and in the graph)."""
+        return checks.labels(labels, self.num_classes, num_rows)
 
     def encode(self, images):
         """Maps images [N, H, W, C] to codes (a distribution for latent-variable models)."""
@@ -209,8 +193,13 @@ class GenerativeModel(keras.Model):
             f"model {self.registered_name or type(self).__name__!r} has no "
             f"{what}; it offers: {', '.join(self.capabilities)}")
 
-    def _sample(self, seeds):
+    def _sample(self, seeds, labels=None):
         self._missing("sample")
+
+    def _sample_outputs(self, seeds, labels=None):
+        """{"images": ...} (plus "draws" where samples are means) for seed rows."""
+        images = self._sample(seeds) if labels is None else self._sample(seeds, labels)
+        return {"images": images}
 
     def _encode(self, images):
         self._missing("encode")
@@ -243,72 +232,122 @@ class GenerativeModel(keras.Model):
 
     # ------------------------------------------------------------ validation
     def check_images(self, images):
-        """Converts `images` to float32 [N, H, W, C] with values in [0, 1].
-
-        Raises `InputError` for a wrong rank, shape or dtype; values outside
-        [0, 1] fail with `tf.errors.InvalidArgumentError` (also inside
-        exported signatures, where the check is part of the graph).
-        """
-        if isinstance(images, np.ndarray) and images.dtype.kind not in "f":
-            raise InputError(
-                f"images must be floats in [0, 1], got dtype {images.dtype}")
-        images = tf.convert_to_tensor(images)
-        if not images.dtype.is_floating:
-            raise InputError(f"images must be floats in [0, 1], got dtype "
-                             f"{images.dtype.name}")
-        expected = (None,) + self.image_shape
-        shape = tuple(images.shape) if images.shape.rank is not None else None
-        if shape is None or len(shape) != 4 or any(
-                s is not None and s != e for s, e in zip(shape[1:], expected[1:])):
-            raise InputError(
-                f"images must have shape [N, {', '.join(map(str, self.image_shape))}]"
-                f" for this model, got {list(shape) if shape else 'unknown rank'}")
-        images = tf.cast(images, tf.float32)
-        shape_text = ", ".join(map(str, self.image_shape))
-        with tf.control_dependencies([
-                # A SavedModel signature does not enforce its TensorSpec's
-                # shape at call time, so the shape is checked with the data.
-                tf.debugging.assert_equal(
-                    tf.shape(images)[1:], tf.constant(self.image_shape, tf.int32),
-                    message=f"images must have shape [N, {shape_text}]"),
-                tf.debugging.assert_greater_equal(
-                    images, 0.0, message="images must be in [0, 1]"),
-                tf.debugging.assert_less_equal(
-                    images, 1.0, message="images must be in [0, 1]")]):
-            return tf.identity(images)
+        """float32 [N, H, W, C] in [0, 1] (see `zoo.checks.images`)."""
+        return checks.images(images, self.image_shape)
 
     def check_codes(self, z):
-        """Converts `z` to float32 [N, latent_dim]."""
-        z = tf.convert_to_tensor(z)
-        if not z.dtype.is_floating:
-            raise InputError(f"codes must be floats, got dtype {z.dtype.name}")
-        dim = getattr(self, "latent_dim", None)
-        if z.shape.rank != 2 or (dim is not None and z.shape[-1] not in (None, dim)):
-            raise InputError(
-                f"codes must have shape [N, {dim}], got {list(z.shape)}")
-        return tf.cast(z, tf.float32)
+        """float32 [N, latent_dim]."""
+        return checks.codes(z, getattr(self, "latent_dim", None))
 
-    # --------------------------------------------------------------- training
-    #: Adam's learning rate when none is given (`make_optimizers`).
-    default_learning_rate = 1e-3
+    # -------------------------------------------------------------- training
+    #: Names of the values `loss_terms` returns; one tracker each.
+    metric_names = ("loss",)
+
+    def _make_trackers(self):
+        self._trackers = [keras.metrics.Mean(name=n) for n in self.metric_names]
+
+    @property
+    def metrics(self):
+        return list(getattr(self, "_trackers", ()))
 
     def make_optimizers(self, learning_rate=None):
         """`compile` keyword arguments with this family's optimizers.
 
-        The trainer calls `model.compile(**model.make_optimizers(lr))`;
-        families with several players (GANs) return one optimizer each.
+        The trainer calls `model.compile(**model.make_optimizers(lr))`.
+
+        Args:
+          learning_rate: replaces every default learning rate when given.
         """
-        return {"optimizer": keras.optimizers.Adam(
-            learning_rate or self.default_learning_rate)}
+        optimizers = {}
+        for key, (class_name, kwargs) in self.optimizer_defaults.items():
+            kwargs = dict(kwargs)
+            if learning_rate:
+                kwargs["learning_rate"] = learning_rate
+            optimizers[key] = getattr(keras.optimizers, class_name)(**kwargs)
+        return optimizers
 
     @staticmethod
     def images_from_batch(data):
         """The images of a `fit` batch that may carry labels."""
         return data[0] if isinstance(data, (tuple, list)) else data
 
+    def unpack_batch(self, data):
+        """(float32 images, int32 labels [N] or None) from a `fit` batch.
+
+        Batches are `images` or `(images, labels)`; labels are kept only
+        by models that use them, and required by those that need them.
+        """
+        images = tf.cast(self.images_from_batch(data), tf.float32)
+        labels = data[1] if isinstance(data, (tuple, list)) and len(data) > 1 else None
+        if not self.requires_labels:
+            return images, None
+        if labels is None:
+            raise InputError(
+                f"model {self.registered_name!r} is class-conditional: its "
+                "dataset must yield (images, labels) batches, e.g. "
+                "training.datasets.load(..., labels=True) on a labelled dataset")
+        return images, self.check_labels(labels)
+
+    def loss_terms(self, images, labels, training):
+        """The family's loss: {name: per-example values [N]}, with "loss".
+
+        Args:
+          images: float32 [N, H, W, C] as `preprocessing(training)` gives them.
+          labels: int32 [N] for models that `requires_labels`, else None.
+          training: bool.
+
+        Returns:
+          dict of [N] tensors (a scalar is taken as a batch statistic);
+          every key must be in `metric_names`. "loss" is minimized.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no loss_terms")
+
+    def reduce_loss(self, values):
+        """The one place a per-example loss becomes the batch's loss (its mean)."""
+        values = tf.convert_to_tensor(values)
+        return values if values.shape.rank == 0 else tf.reduce_mean(values)
+
+    def batch_losses(self, images, labels, training):
+        """`loss_terms` reduced over the batch, layer losses added to "loss"."""
+        terms = {k: self.reduce_loss(v)
+                 for k, v in self.loss_terms(images, labels, training).items()}
+        if self.losses:
+            terms["loss"] = terms["loss"] + tf.add_n(self.losses)
+        return terms
+
+    def report(self, values):
+        """Updates the tracker of each named value; returns every tracker's result."""
+        names = {m.name for m in self.metrics}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} reports {unknown} without a "
+                             f"tracker; add them to metric_names ({sorted(names)})")
+        for tracker in self.metrics:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
+        return {m.name: m.result() for m in self.metrics}
+
+    def minimize(self, optimizer, loss, variables, tape):
+        """One gradient step of `optimizer` on `loss` w.r.t. `variables`."""
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    def train_step(self, data):
+        images, labels = self.unpack_batch(data)
+        with tf.GradientTape() as tape:
+            terms = self.batch_losses(images, labels, training=True)
+        self.minimize(self.optimizer, terms["loss"], self.trainable_variables, tape)
+        return self.report(terms)
+
+    def test_step(self, data):
+        images, labels = self.unpack_batch(data)
+        return self.report(self.batch_losses(images, labels, training=False))
+
     # ---------------------------------------------------------------- export
     def image_spec(self, name="images"):
         return tf.TensorSpec((None,) + self.image_shape, tf.float32, name=name)
+
+    def z_spec(self):
+        return tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
 
     @staticmethod
     def seed_spec():
@@ -317,6 +356,30 @@ class GenerativeModel(keras.Model):
     @staticmethod
     def label_spec():
         return tf.TensorSpec((None,), tf.int32, name="label")
+
+    def endpoint(self, fn, *specs, labels=None):
+        """A serving endpoint (fn, [specs]); adds the `label` input where needed.
+
+        Args:
+          fn: takes the inputs named by `specs` positionally (and `labels=`
+            when labelled) and returns a dict of batch-major tensors.
+          *specs: named `tf.TensorSpec`s.
+          labels: whether the endpoint takes a `label` input (default:
+            `conditional`); it is range-checked in the graph and passed to
+            `fn` as `labels`.
+        """
+        if not (self.conditional if labels is None else labels):
+            return fn, list(specs)
+        specs = list(specs) + [self.label_spec()]
+
+        def labelled(*args):
+            return fn(*args[:-1], labels=self.check_labels(args[-1]))
+
+        # The exported signature names its inputs after the parameters.
+        labelled.__signature__ = inspect.Signature([
+            inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for s in specs])
+        return labelled, specs
 
     def serving_endpoints(self):
         """The SavedModel signatures: {name: (fn, [tf.TensorSpec, ...])}.
@@ -329,12 +392,7 @@ class GenerativeModel(keras.Model):
         """
         endpoints = {}
         if "sample" in self.capabilities:
-            if self.conditional:
-                endpoints["serving_default"] = (
-                    lambda seed, label: {"images": self._sample(
-                        seed, self.check_labels(label))},
-                    [self.seed_spec(), self.label_spec()])
-            else:
-                endpoints["serving_default"] = (
-                    lambda seed: {"images": self._sample(seed)}, [self.seed_spec()])
+            endpoints["serving_default"] = self.endpoint(
+                lambda seed, labels=None: self._sample_outputs(seed, labels),
+                self.seed_spec())
         return endpoints

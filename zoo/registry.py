@@ -6,9 +6,11 @@ finds it from a `.keras` file without custom objects.
 """
 
 import difflib
+import functools
 import inspect
 
 import keras
+import numpy as np
 
 from zoo.errors import ConfigError, UnknownModelError
 
@@ -34,6 +36,52 @@ def register(name):
         return cls
 
     return decorator
+
+
+def _plain(value):
+    """NumPy scalars as Python numbers and sequences as tuples, so a config
+    compares equal to itself after a JSON round trip (which makes lists)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def recording_init(init):
+    """Wraps a model's `__init__` so the outermost call records its arguments.
+
+    `GenerativeModel` applies it to every subclass's `__init__`; the bound
+    arguments, defaults applied, become `get_config()`, so no model writes
+    a `get_config` of its own. The model's `_make_trackers` runs then too,
+    when every attribute `metric_names` may read is set.
+    """
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        # Only the constructor the user called (the most derived one) speaks
+        # for the config; the super().__init__ calls inside it do not.
+        if type(self).__init__ is not __init__:
+            return
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        config = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                config[name] = _plain(value)
+        object.__setattr__(self, "_constructor_config", config)
+        self._make_trackers()
+
+    # Keras reads constructor arguments with getfullargspec, which does not
+    # follow __wrapped__ but honours __signature__.
+    __init__.__signature__ = signature
+    __init__._records_config = True
+    return __init__
 
 
 def list_models():

@@ -22,50 +22,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.base import GenerativeModel, positive_int, positive_ints
+from zoo import checks
+from zoo.base import GenerativeModel
 from zoo.errors import ConfigError
 from zoo.layers.networks import conv_downsampler, conv_upsampler, dense_stack
 
 ARCHITECTURES = ("dense", "conv")
 RECONSTRUCTION_LOSSES = ("bce", "l2")
 CODE_ACTIVATIONS = ("linear", "sigmoid", "relu", "tanh")
-
-
-def choice(name, value, options):
-    """Validates that `value` is one of `options`."""
-    if value not in options:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, options))}, "
-                          f"got {value!r}")
-    return value
-
-
-def non_negative_float(name, value):
-    """Validates a finite number >= 0 and returns it as float."""
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not np.isfinite(value_f) or value_f < 0:
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value_f
-
-
-def open_unit_float(name, value):
-    """Validates a number strictly between 0 and 1 and returns it as float."""
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}") from None
-    if isinstance(value, bool) or not 0.0 < value_f < 1.0:
-        raise ConfigError(f"{name} must lie strictly between 0 and 1, got {value!r}")
-    return value_f
-
-
-def hidden_layer_units(values):
-    """Widths of the dense hidden layers; an empty tuple means none."""
-    if values is None or (isinstance(values, (tuple, list)) and len(values) == 0):
-        return ()
-    return positive_ints("hidden_units", values)
 
 
 class AutoencoderBase(GenerativeModel):
@@ -101,33 +65,27 @@ class AutoencoderBase(GenerativeModel):
     #: The decoder's output is linear (clipped to [0, 1] for display) instead
     #: of a sigmoid; only the linear autoencoder sets it.
     linear_output = False
-    #: Constructor arguments beyond image_shape, latent_dim, seed that
-    #: `get_config` records; subclasses extend it with their own.
-    config_keys = ("architecture", "hidden_units", "filters", "dense_units",
-                   "reconstruction_loss", "code_activation")
 
     def __init__(self, image_shape, latent_dim, architecture="dense",
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
                  reconstruction_loss="bce", code_activation="linear", seed=None,
                  **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
-        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
         if self.undercomplete and self.latent_dim >= self.num_dims:
             raise ConfigError(
                 f"{self.registered_name or type(self).__name__} is undercomplete: "
                 f"latent_dim must be smaller than the input size H*W*C="
                 f"{self.num_dims}, got {self.latent_dim}")
-        self.architecture = choice("architecture", architecture, ARCHITECTURES)
-        self.hidden_units = hidden_layer_units(hidden_units)
-        self.filters = positive_ints("filters", filters)
-        self.dense_units = positive_int("dense_units", dense_units)
-        self.reconstruction_loss = choice("reconstruction_loss", reconstruction_loss,
-                                          RECONSTRUCTION_LOSSES)
-        self.code_activation = choice("code_activation", code_activation,
-                                      CODE_ACTIVATIONS)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.penalty_tracker = keras.metrics.Mean(name="penalty")
+        self.architecture = checks.choice("architecture", architecture, ARCHITECTURES)
+        self.hidden_units = checks.positive_ints("hidden_units", hidden_units,
+                                                 allow_empty=True)
+        self.filters = checks.positive_ints("filters", filters)
+        self.dense_units = checks.positive_int("dense_units", dense_units)
+        self.reconstruction_loss = checks.choice(
+            "reconstruction_loss", reconstruction_loss, RECONSTRUCTION_LOSSES)
+        self.code_activation = checks.choice("code_activation", code_activation,
+                                             CODE_ACTIVATIONS)
 
     def _build_networks(self):
         """Builds encoder and decoder; subclasses call it at the end of __init__."""
@@ -157,12 +115,6 @@ class AutoencoderBase(GenerativeModel):
             logits = conv_upsampler(h, self.image_shape, self.filters,
                                     self.image_shape[-1])
         return keras.Model(z, logits, name="decoder")
-
-    def get_config(self):
-        config = super().get_config()
-        config["latent_dim"] = self.latent_dim
-        config.update({k: getattr(self, k) for k in self.config_keys})
-        return config
 
     # ----------------------------------------------------------------- model
     def call(self, inputs, training=False):
@@ -207,48 +159,27 @@ class AutoencoderBase(GenerativeModel):
         return images
 
     def _penalty(self, inputs, code):
-        """Batch-mean regularizer Omega (a scalar), or None for none."""
+        """The regularizer Omega per image [N] (or a batch statistic), or None."""
         del inputs, code
         return None
 
     @property
-    def has_penalty(self):
-        return type(self)._penalty is not AutoencoderBase._penalty
+    def metric_names(self):
+        names = ("loss", "reconstruction")
+        has_penalty = type(self)._penalty is not AutoencoderBase._penalty
+        return names + ("penalty",) if has_penalty else names
 
-    @property
-    def metrics(self):
-        trackers = [self.loss_tracker, self.reconstruction_tracker]
-        return trackers + [self.penalty_tracker] if self.has_penalty else trackers
-
-    def _loss_terms(self, images, training):
+    def loss_terms(self, images, labels, training):
+        del labels
         inputs = self._corrupt(images, training)
         code = self.encoder(inputs, training=training)
-        logits = self.decoder(code, training=training)
-        reconstruction = tf.reduce_mean(self.reconstruction_error(images, logits))
+        reconstruction = self.reconstruction_error(
+            images, self.decoder(code, training=training))
+        terms = {"loss": reconstruction, "reconstruction": reconstruction}
         penalty = self._penalty(inputs, code)
-        loss = reconstruction if penalty is None else reconstruction + penalty
-        if self.losses:
-            loss += tf.add_n(self.losses)
-        return loss, reconstruction, penalty
-
-    def _update_metrics(self, loss, reconstruction, penalty):
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
         if penalty is not None:
-            self.penalty_tracker.update_state(penalty)
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        images = self.images_from_batch(data)
-        with tf.GradientTape() as tape:
-            terms = self._loss_terms(images, training=True)
-        grads = tape.gradient(terms[0], self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._update_metrics(*terms)
-
-    def test_step(self, data):
-        return self._update_metrics(
-            *self._loss_terms(self.images_from_batch(data), training=False))
+            terms.update(loss=reconstruction + penalty, penalty=penalty)
+        return terms
 
     # ---------------------------------------------------------------- export
     def serving_endpoints(self):
@@ -256,7 +187,6 @@ class AutoencoderBase(GenerativeModel):
         images -> {"images"} (also `serving_default`); `__call__` is `encode`."""
         endpoints = super().serving_endpoints()
         image_spec = self.image_spec()
-        z_spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
 
         def reconstruct(images):
             return {"images": self._reconstruct(self.check_images(images))}
@@ -265,7 +195,7 @@ class AutoencoderBase(GenerativeModel):
             serving_default=(reconstruct, [image_spec]),
             encode=(lambda images: {"code": self._encode(self.check_images(images))},
                     [image_spec]),
-            decode=(lambda z: {"images": self._decode(z)}, [z_spec]),
+            decode=(lambda z: {"images": self._decode(z)}, [self.z_spec()]),
             reconstruct=(reconstruct, [image_spec]),
         )
         return endpoints

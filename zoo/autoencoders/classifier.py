@@ -14,7 +14,7 @@ References:
 import keras
 import numpy as np
 
-from zoo.base import positive_int
+from zoo import checks
 from zoo.errors import ConfigError, InputError
 
 
@@ -39,7 +39,7 @@ def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
     if not isinstance(encoder, keras.Model):
         raise ConfigError(f"model {getattr(model, 'registered_name', model)!r} "
                           "has no encoder network to reuse")
-    num_classes = positive_int("num_classes", num_classes)
+    num_classes = checks.positive_int("num_classes", num_classes)
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
     copy = keras.models.clone_model(encoder)
@@ -50,7 +50,7 @@ def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
     # dropout) as Keras' transfer-learning guide recommends.
     h = copy(images, training=False) if not fine_tune else copy(images)
     for units in hidden_units:
-        h = keras.layers.Dense(positive_int("hidden_units", units), activation="relu")(h)
+        h = keras.layers.Dense(checks.positive_int("hidden_units", units), activation="relu")(h)
     logits = keras.layers.Dense(num_classes, name="logits")(h)
     return keras.Model(images, logits, name="encoder_classifier")
 

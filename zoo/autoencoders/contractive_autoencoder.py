@@ -2,7 +2,8 @@
 
 import tensorflow as tf
 
-from zoo.autoencoders.base import AutoencoderBase, non_negative_float
+from zoo import checks
+from zoo.autoencoders.base import AutoencoderBase
 from zoo.registry import register
 
 
@@ -46,7 +47,6 @@ class ContractiveAutoencoder(AutoencoderBase):
       [2] Goodfellow, Bengio, Courville. Deep Learning. 2016, ch. 14.
     """
 
-    config_keys = AutoencoderBase.config_keys + ("contraction_weight",)
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, contraction_weight=0.1,
                  architecture="dense", hidden_units=(), filters=(32, 64),
@@ -57,7 +57,7 @@ class ContractiveAutoencoder(AutoencoderBase):
                          filters=filters, dense_units=dense_units,
                          reconstruction_loss=reconstruction_loss,
                          code_activation=code_activation, seed=seed, **kwargs)
-        self.contraction_weight = non_negative_float("contraction_weight",
+        self.contraction_weight = checks.non_negative_float("contraction_weight",
                                                      contraction_weight)
         self._build_networks()
 
@@ -84,4 +84,4 @@ class ContractiveAutoencoder(AutoencoderBase):
 
     def _penalty(self, inputs, code):
         del code
-        return self.contraction_weight * tf.reduce_mean(self._jacobian_norm(inputs))
+        return self.contraction_weight * self._jacobian_norm(inputs)

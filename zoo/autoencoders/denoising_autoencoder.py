@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from zoo.autoencoders.base import AutoencoderBase, choice, open_unit_float
+from zoo import checks
+from zoo.autoencoders.base import AutoencoderBase
 from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
@@ -74,7 +75,6 @@ class DenoisingAutoencoder(AutoencoderBase):
       [3] Goodfellow, Bengio, Courville. Deep Learning. 2016, ch. 14.
     """
 
-    config_keys = AutoencoderBase.config_keys + ("noise", "noise_level")
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, noise="gaussian",
                  noise_level=0.3, architecture="dense", hidden_units=(256, 128),
@@ -85,8 +85,8 @@ class DenoisingAutoencoder(AutoencoderBase):
                          filters=filters, dense_units=dense_units,
                          reconstruction_loss=reconstruction_loss,
                          code_activation=code_activation, seed=seed, **kwargs)
-        self.noise = choice("noise", noise, NOISES)
-        self.noise_level = open_unit_float("noise_level", noise_level)
+        self.noise = checks.choice("noise", noise, NOISES)
+        self.noise_level = checks.open_unit_float("noise_level", noise_level)
         self._build_networks()
 
     def corrupt(self, images, seed=0):

@@ -37,7 +37,6 @@ class LinearAutoencoder(AutoencoderBase):
 
     undercomplete = True
     linear_output = True
-    config_keys = ()
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,

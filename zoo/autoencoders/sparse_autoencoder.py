@@ -2,8 +2,8 @@
 
 import tensorflow as tf
 
-from zoo.autoencoders.base import (AutoencoderBase, non_negative_float,
-                                   open_unit_float)
+from zoo import checks
+from zoo.autoencoders.base import AutoencoderBase
 from zoo.errors import ConfigError
 from zoo.losses import bernoulli_kl
 from zoo.registry import register
@@ -42,7 +42,6 @@ class SparseAutoencoder(AutoencoderBase):
       [2] Ng. Sparse autoencoder. CS294A lecture notes, Stanford, 2011.
     """
 
-    config_keys = AutoencoderBase.config_keys + ("l1", "sparsity_weight", "rho")
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, l1=1e-3,
                  sparsity_weight=0.0, rho=0.05, architecture="dense",
@@ -54,9 +53,9 @@ class SparseAutoencoder(AutoencoderBase):
                          filters=filters, dense_units=dense_units,
                          reconstruction_loss=reconstruction_loss,
                          code_activation=code_activation, seed=seed, **kwargs)
-        self.l1 = non_negative_float("l1", l1)
-        self.sparsity_weight = non_negative_float("sparsity_weight", sparsity_weight)
-        self.rho = open_unit_float("rho", rho)
+        self.l1 = checks.non_negative_float("l1", l1)
+        self.sparsity_weight = checks.non_negative_float("sparsity_weight", sparsity_weight)
+        self.rho = checks.open_unit_float("rho", rho)
         if self.sparsity_weight > 0 and self.code_activation != "sigmoid":
             raise ConfigError(
                 "the KL sparsity penalty (sparsity_weight > 0) compares mean "
@@ -66,7 +65,7 @@ class SparseAutoencoder(AutoencoderBase):
 
     def _penalty(self, inputs, code):
         del inputs
-        penalty = self.l1 * tf.reduce_mean(tf.reduce_sum(tf.abs(code), axis=-1))
+        penalty = self.l1 * tf.reduce_sum(tf.abs(code), axis=-1)
         if self.sparsity_weight > 0:
             rho_hat = tf.reduce_mean(code, axis=0)
             penalty += self.sparsity_weight * tf.reduce_sum(

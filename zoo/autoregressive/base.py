@@ -22,14 +22,13 @@ References:
       Models. ICLR workshop 2017.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo.base import GenerativeModel, positive_int
-from zoo.errors import ConfigError, InputError
-from zoo.layers.sampling import check_seeds, per_row_seeds
+from zoo import checks
+from zoo.base import GenerativeModel
+from zoo.layers.sampling import per_row_seeds
 
 tfd = tfp.distributions
 
@@ -56,27 +55,12 @@ class AutoregressiveModel(GenerativeModel):
 
     def __init__(self, image_shape, num_levels, num_classes=None, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
-        self.num_levels = positive_int("num_levels", num_levels)
-        if not 2 <= self.num_levels <= 256:
-            raise ConfigError(f"num_levels must be in [2, 256], got {num_levels!r}")
-        if num_classes is not None:
-            num_classes = positive_int("num_classes", num_classes)
-        self.num_classes = num_classes
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
-
-    @property
-    def requires_labels(self):
-        return self.conditional
+        self.num_levels = checks.int_in_range("num_levels", num_levels, 2, 256)
+        self.num_classes = checks.optional(checks.positive_int, "num_classes", num_classes)
 
     @property
     def binary(self):
         return self.num_levels == 2
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_levels=self.num_levels)
-        return config
 
     def preprocessing(self, training=True):
         if self.binary:
@@ -129,17 +113,6 @@ class AutoregressiveModel(GenerativeModel):
         """Levels -> the network's input scale [-1, 1]."""
         return levels * (2.0 / (self.num_levels - 1)) - 1.0
 
-    def _check_label_use(self, labels):
-        if self.conditional:
-            if labels is None:
-                raise InputError(f"model {self.registered_name!r} is class-conditional: "
-                                 f"pass labels in [0, {self.num_classes})")
-            return self.check_labels(labels)
-        if labels is not None:
-            raise InputError(f"model {self.registered_name!r} is not class-conditional; "
-                             "do not pass labels")
-        return None
-
     def log_prob_terms(self, images, labels=None):
         """log p(x_d | x_<d) for every dimension d (see `_log_prob_terms`)."""
         levels = self.to_levels(images)
@@ -148,7 +121,7 @@ class AutoregressiveModel(GenerativeModel):
 
     def _log_prob(self, images, labels=None):
         """Exact log p(images) in nats, [N] (labels: int [N] when conditional)."""
-        labels = self._check_label_use(labels)
+        labels = self.labels_arg(labels, images.shape[0])
         terms = self.log_prob_terms(images, labels)
         return tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=1)
 
@@ -156,37 +129,15 @@ class AutoregressiveModel(GenerativeModel):
         return self._log_prob(inputs)
 
     # ---------------------------------------------------------- training
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.bpd_tracker]
+    metric_names = ("loss", "bits_per_dim")
 
-    def _loss(self, data, training):
-        if self.conditional:
-            images, labels = data
-            labels = tf.cast(labels, tf.int32)
-        else:
-            images, labels = self.images_from_batch(data), None
-        images = tf.cast(images, tf.float32)
+    def loss_terms(self, images, labels, training):
         levels = self.to_levels(images)
         x = self.levels_to_input(levels)
         terms = self._log_prob_terms(self._network(x, labels, training=training), levels, x)
         # Nats per dimension keeps the learning rate independent of image size.
-        return -tf.reduce_sum(terms) / tf.cast(tf.shape(images)[0] * self.num_dims, tf.float32)
-
-    def _update(self, loss):
-        self.loss_tracker.update_state(loss)
-        self.bpd_tracker.update_state(loss / np.log(2.0))
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss = self._loss(data, training=True)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._update(loss)
-
-    def test_step(self, data):
-        return self._update(self._loss(data, training=False))
+        nats = -tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), 1) / self.num_dims
+        return {"loss": nats, "bits_per_dim": nats / np.log(2.0)}
 
     # ---------------------------------------------------------- sampling
     def _noise(self, seeds):
@@ -198,7 +149,6 @@ class AutoregressiveModel(GenerativeModel):
             seeds, fn_output_signature=tf.float32)
 
     def _sample(self, seeds, labels=None):
-        seeds = check_seeds(seeds)
         n = tf.shape(seeds)[0]
         return self._complete(tf.zeros(tf.concat([[n], self.image_shape], 0)),
                               tf.zeros([n], tf.int32), seeds, labels)
@@ -219,37 +169,15 @@ class AutoregressiveModel(GenerativeModel):
         """
         images = self.check_images(images)
         n = int(images.shape[0])
-        if isinstance(seed, (int, np.integer)):
-            seeds = per_row_seeds(n, seed)
-        else:
-            seeds = seed
-        seeds = check_seeds(seeds)
+        seeds = checks.seeds(per_row_seeds(n, seed) if isinstance(seed, (int, np.integer))
+                             else seed)
         known = self.check_known_rows(num_known_rows, n)
-        return self._complete(images, known, seeds, self._check_label_use(labels))
+        return self._complete(images, known, seeds, self.labels_arg(labels, n))
 
     def check_known_rows(self, num_known_rows, num_rows=None):
         """int32 [N] in [0, H]; InputError in Python, assertion in graphs."""
-        height = self.image_shape[0]
-        if isinstance(num_known_rows, (np.ndarray, list, tuple)):
-            arr = np.asarray(num_known_rows)
-            if arr.dtype.kind not in "iu":
-                raise InputError(f"num_known_rows must be integers, got dtype {arr.dtype}")
-            if arr.size and (arr.min() < 0 or arr.max() > height):
-                raise InputError(f"num_known_rows must lie in [0, {height}], got values "
-                                 f"from {arr.min()} to {arr.max()}")
-        known = tf.convert_to_tensor(num_known_rows)
-        if not known.dtype.is_integer or known.shape.rank != 1:
-            raise InputError(f"num_known_rows must be int [N], got {known.dtype.name} "
-                             f"{list(known.shape)}")
-        if num_rows is not None and known.shape[0] not in (None, num_rows):
-            raise InputError(f"got {known.shape[0]} num_known_rows for {num_rows} images")
-        known = tf.cast(known, tf.int32)
-        with tf.control_dependencies([
-                tf.debugging.assert_non_negative(
-                    known, message=f"num_known_rows must be in [0, {height}]"),
-                tf.debugging.assert_less_equal(
-                    known, height, message=f"num_known_rows must be in [0, {height}]")]):
-            return tf.identity(known)
+        return checks.int_vector("num_known_rows", num_known_rows, 0,
+                                 self.image_shape[0], num_rows)
 
     @property
     def sampler(self):
@@ -301,26 +229,22 @@ class AutoregressiveModel(GenerativeModel):
 
     # ------------------------------------------------------------ export
     def serving_endpoints(self):
+        """Adds `log_prob` (images [+ label] -> [N] nats) and `complete`
+        (images, num_known_rows, seed [+ label] -> images)."""
         endpoints = super().serving_endpoints()
-        image_spec = self.image_spec()
         known_spec = tf.TensorSpec((None,), tf.int32, name="num_known_rows")
 
-        if self.conditional:
-            endpoints["log_prob"] = (
-                lambda images, label: {"log_prob": self._log_prob(self.check_images(images), label)},
-                [image_spec, self.label_spec()])
-            endpoints["complete"] = (
-                lambda images, num_known_rows, seed, label: {"images": self._complete(
-                    self.check_images(images), self.check_known_rows(num_known_rows), seed,
-                    self.check_labels(label))},
-                [image_spec, known_spec, self.seed_spec(), self.label_spec()])
-        else:
-            endpoints["log_prob"] = (
-                lambda images: {"log_prob": self._log_prob(self.check_images(images))}, [image_spec])
-            endpoints["complete"] = (
-                lambda images, num_known_rows, seed: {"images": self._complete(
-                    self.check_images(images), self.check_known_rows(num_known_rows), seed)},
-                [image_spec, known_spec, self.seed_spec()])
+        def log_prob(images, labels=None):
+            return {"log_prob": self._log_prob(self.check_images(images), labels)}
+
+        def complete(images, num_known_rows, seed, labels=None):
+            return {"images": self._complete(self.check_images(images),
+                                             self.check_known_rows(num_known_rows),
+                                             seed, labels)}
+
+        endpoints["log_prob"] = self.endpoint(log_prob, self.image_spec())
+        endpoints["complete"] = self.endpoint(complete, self.image_spec(), known_spec,
+                                              self.seed_spec())
         return endpoints
 
 

@@ -3,9 +3,8 @@
 import keras
 import tensorflow as tf
 
+from zoo import checks
 from zoo.autoregressive.base import AutoregressiveModel, PerChannelHead
-from zoo.base import positive_int
-from zoo.errors import ConfigError
 from zoo.layers.autoregressive import MaskedConv2D, ShiftedConv2D, down_shift
 from zoo.registry import register
 
@@ -46,14 +45,10 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
                  num_layers=5, kernel_size=3, num_classes=None, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, num_levels=num_levels,
                          num_classes=num_classes, seed=seed, **kwargs)
-        self.filters = positive_int("filters", filters)
-        self.num_layers = positive_int("num_layers", num_layers)
-        self.kernel_size = positive_int("kernel_size", kernel_size)
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size must be odd, got {kernel_size}")
         c = self.image_shape[-1]
-        if self.filters % c:
-            raise ConfigError(f"filters ({filters}) must be a multiple of the channels ({c})")
+        self.filters = checks.multiple_of("filters", filters, c, "channels")
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.kernel_size = checks.odd_int("kernel_size", kernel_size)
         f, k = self.filters, self.kernel_size
         self.vertical = [ShiftedConv2D(2 * f, (k // 2 + 1, k), "down", name=f"v{i}")
                          for i in range(self.num_layers)]
@@ -71,12 +66,6 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
         self.head_hidden = MaskedConv2D(f, 1, "B", c, name="head_hidden")
         self.head_out = MaskedConv2D(self.output_channels, 1, "B", c, name="head_out")
         self._finish_build()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, num_layers=self.num_layers,
-                      kernel_size=self.kernel_size, num_classes=self.num_classes)
-        return config
 
     def _network(self, x, labels=None, training=False):
         v, h = x, x

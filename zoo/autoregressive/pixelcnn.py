@@ -2,9 +2,8 @@
 
 import tensorflow as tf
 
+from zoo import checks
 from zoo.autoregressive.base import AutoregressiveModel, PerChannelHead
-from zoo.base import positive_int
-from zoo.errors import ConfigError
 from zoo.layers.autoregressive import MaskedConv2D
 from zoo.registry import register
 
@@ -46,15 +45,11 @@ class PixelCNN(PerChannelHead, AutoregressiveModel):
                  **kwargs):
         super().__init__(image_shape=image_shape, num_levels=num_levels,
                          num_classes=None, seed=seed, **kwargs)
-        self.filters = positive_int("filters", filters)
-        self.num_layers = positive_int("num_layers", num_layers)
-        self.kernel_size = positive_int("kernel_size", kernel_size)
-        self.first_kernel_size = positive_int("first_kernel_size", first_kernel_size)
-        if self.kernel_size % 2 == 0 or self.first_kernel_size % 2 == 0:
-            raise ConfigError("kernel sizes must be odd")
         c = self.image_shape[-1]
-        if self.filters % c:
-            raise ConfigError(f"filters ({filters}) must be a multiple of the channels ({c})")
+        self.filters = checks.multiple_of("filters", filters, c, "channels")
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.kernel_size = checks.odd_int("kernel_size", kernel_size)
+        self.first_kernel_size = checks.odd_int("first_kernel_size", first_kernel_size)
         self.first = MaskedConv2D(self.filters, self.first_kernel_size, "A", c, name="first")
         self.block_convs = [MaskedConv2D(self.filters, self.kernel_size, "B", c,
                                          name=f"block{i}_conv") for i in range(self.num_layers)]
@@ -63,13 +58,6 @@ class PixelCNN(PerChannelHead, AutoregressiveModel):
         self.head_hidden = MaskedConv2D(self.filters, 1, "B", c, name="head_hidden")
         self.head_out = MaskedConv2D(self.output_channels, 1, "B", c, name="head_out")
         self._finish_build()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, num_layers=self.num_layers,
-                      kernel_size=self.kernel_size,
-                      first_kernel_size=self.first_kernel_size)
-        return config
 
     def _network(self, x, labels=None, training=False):
         h = self.first(x)

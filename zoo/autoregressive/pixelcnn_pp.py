@@ -4,9 +4,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo import checks
 from zoo.autoregressive.base import AutoregressiveModel, gumbel
-from zoo.base import positive_int
-from zoo.errors import ConfigError
 from zoo.layers.autoregressive import (GatedResnet, ShiftedConv2D, concat_elu,
                                        down_shift, right_shift)
 from zoo.registry import register
@@ -54,15 +53,10 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                  num_resnet=2, num_mixtures=5, dropout=0.5, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, num_levels=num_levels,
                          num_classes=None, seed=seed, **kwargs)
-        self.filters = positive_int("filters", filters)
-        self.num_resnet = positive_int("num_resnet", num_resnet)
-        self.num_mixtures = positive_int("num_mixtures", num_mixtures)
-        try:
-            self.dropout = float(dropout)
-        except (TypeError, ValueError):
-            raise ConfigError(f"dropout must be a number, got {dropout!r}") from None
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.filters = checks.positive_int("filters", filters)
+        self.num_resnet = checks.positive_int("num_resnet", num_resnet)
+        self.num_mixtures = checks.positive_int("num_mixtures", num_mixtures)
+        self.dropout = checks.number("dropout", dropout, 0.0, 1.0, high_open=True)
         f, c, m = self.filters, self.image_shape[-1], self.num_mixtures
         self.num_coeffs = c * (c - 1) // 2
         self.u_init = ShiftedConv2D(f, (2, 3), "down", name="u_init")
@@ -77,12 +71,6 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self._finish_build()
 
     noise_depth = property(lambda self: self.num_mixtures + 1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, num_resnet=self.num_resnet,
-                      num_mixtures=self.num_mixtures, dropout=self.dropout)
-        return config
 
     def _network(self, x, labels=None, training=False):
         # A channel of ones lets the zero padding mark the image border ([1] code).

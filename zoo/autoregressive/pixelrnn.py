@@ -3,9 +3,8 @@
 import keras
 import tensorflow as tf
 
+from zoo import checks
 from zoo.autoregressive.base import AutoregressiveModel, PerChannelHead
-from zoo.base import positive_int
-from zoo.errors import ConfigError
 from zoo.layers.autoregressive import MaskedConv2D, down_shift
 from zoo.registry import register
 
@@ -153,17 +152,11 @@ class PixelRNN(PerChannelHead, AutoregressiveModel):
                  num_layers=2, first_kernel_size=7, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, num_levels=num_levels,
                          num_classes=None, seed=seed, **kwargs)
-        if variant not in VARIANTS:
-            raise ConfigError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        self.variant = variant
-        self.units = positive_int("units", units)
-        self.num_layers = positive_int("num_layers", num_layers)
-        self.first_kernel_size = positive_int("first_kernel_size", first_kernel_size)
-        if self.first_kernel_size % 2 == 0:
-            raise ConfigError("first_kernel_size must be odd")
+        self.variant = checks.choice("variant", variant, VARIANTS)
         c = self.image_shape[-1]
-        if self.units % c:
-            raise ConfigError(f"units ({units}) must be a multiple of the channels ({c})")
+        self.units = checks.multiple_of("units", units, c, "channels")
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.first_kernel_size = checks.odd_int("first_kernel_size", first_kernel_size)
         f = 2 * self.units
         self.first = MaskedConv2D(f, self.first_kernel_size, "A", c, name="first")
         make = (lambda i: RowLSTM(self.units, c, name=f"row_lstm{i}")) if variant == "row" \
@@ -174,12 +167,6 @@ class PixelRNN(PerChannelHead, AutoregressiveModel):
         self.head_hidden = MaskedConv2D(f, 1, "B", c, name="head_hidden")
         self.head_out = MaskedConv2D(self.output_channels, 1, "B", c, name="head_out")
         self._finish_build()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(variant=self.variant, units=self.units, num_layers=self.num_layers,
-                      first_kernel_size=self.first_kernel_size)
-        return config
 
     def _network(self, x, labels=None, training=False):
         h = self.first(x)

@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 from keras.src.saving import serialization_lib
 
-from zoo.base import GenerativeModel, positive_int, positive_ints
+from zoo.base import GenerativeModel
+from zoo.checks import positive_int, positive_ints
 from zoo.errors import ConfigError, InputError
 from zoo.gan import networks
 

@@ -1,6 +1,6 @@
 """Conditional GAN."""
 
-from zoo.base import positive_int
+from zoo.checks import positive_int
 from zoo.errors import ConfigError
 from zoo.gan.base import GANBase
 from zoo.registry import register

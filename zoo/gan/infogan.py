@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.base import positive_int
+from zoo.checks import positive_int
 from zoo.errors import ConfigError, InputError
 from zoo.gan.base import (GANBase, bce_discriminator_loss,
                           non_saturating_generator_loss, to_unit)

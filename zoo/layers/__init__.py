@@ -1,8 +1,8 @@
 """Layers and helpers shared across model families."""
 
 from zoo.layers.networks import conv_downsampler, conv_upsampler, dense_stack
-from zoo.layers.sampling import (check_seeds, normal_per_row, per_row_seeds,
+from zoo.layers.sampling import (normal_per_row, per_row_seeds,
                                  sample_per_row, tfp_seed)
 
-__all__ = ["check_seeds", "conv_downsampler", "conv_upsampler", "dense_stack",
+__all__ = ["conv_downsampler", "conv_upsampler", "dense_stack",
            "normal_per_row", "per_row_seeds", "sample_per_row", "tfp_seed"]

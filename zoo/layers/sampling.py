@@ -39,26 +39,6 @@ def per_row_seeds(num_samples, seed=None):
     return tf.constant(rows, tf.int32)
 
 
-def check_seeds(seeds):
-    """Converts `seeds` to int32 [N, 2], raising `InputError` otherwise."""
-    if isinstance(seeds, (np.ndarray, list, tuple)):
-        arr = np.asarray(seeds)
-        if arr.dtype.kind not in "iu":
-            raise InputError(
-                f"seeds must be integers, got dtype {arr.dtype}")
-        seeds = arr.astype(np.int32)
-    seeds = tf.convert_to_tensor(seeds)
-    if not seeds.dtype.is_integer:
-        raise InputError(f"seeds must be int32 [N, 2], got dtype "
-                         f"{seeds.dtype.name}")
-    if seeds.shape.rank is not None and (
-            seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2)):
-        raise InputError(
-            f"seeds must have shape [N, 2] (one seed pair per sample), got "
-            f"{seeds.shape}")
-    return tf.cast(seeds, tf.int32)
-
-
 def sample_per_row(distribution, seeds):
     """One draw from `distribution` per seed row.
 

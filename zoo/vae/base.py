@@ -10,15 +10,12 @@ References:
       ICLR 2016 (arXiv:1509.00519, 2015).
 """
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from zoo.base import GenerativeModel, positive_int
+from zoo import checks
+from zoo.base import GenerativeModel
 from zoo.distributions import ImageLikelihood, diagonal_gaussian, make_prior
-from zoo.errors import ConfigError
-from zoo.layers.sampling import (check_seeds, normal_per_row, per_row_seeds,
-                                 sample_per_row, tfp_seed)
+from zoo.layers.sampling import normal_per_row, per_row_seeds, sample_per_row, tfp_seed
 from zoo.losses import kl_divergence, log_mean_exp
 
 
@@ -54,23 +51,17 @@ class VAEBase(GenerativeModel):
     """
 
     hub_endpoint = "decode"
+    samples_are_means = True
+    metric_names = ("loss", "reconstruction", "kl")
 
     def __init__(self, image_shape, latent_dim, likelihood, beta, prior,
                  num_levels, seed, **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
-        self.latent_dim = positive_int("latent_dim", latent_dim)
-        try:
-            self.beta = float(beta)
-        except (TypeError, ValueError):
-            raise ConfigError(f"beta must be a number, got {beta!r}") from None
-        if not np.isfinite(self.beta) or self.beta < 0:
-            raise ConfigError(f"beta must be finite and >= 0, got {beta!r}")
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.beta = checks.non_negative_float("beta", beta)
         self.likelihood = ImageLikelihood(likelihood, num_levels)
         self.prior_kind = prior
         self.prior = self._make_prior()
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
 
     def _make_prior(self):
         """p(z) as a `tfd` distribution, batch [], event [latent_dim].
@@ -98,14 +89,6 @@ class VAEBase(GenerativeModel):
     @property
     def decoder_channels(self):
         return self.image_shape[-1] * self.likelihood.params_per_channel
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(latent_dim=self.latent_dim,
-                      likelihood=self.likelihood.kind, beta=self.beta,
-                      prior=self.prior_kind,
-                      num_levels=self.likelihood.num_levels)
-        return config
 
     def preprocessing(self, training=True):
         if self.likelihood.data_is_binary:
@@ -137,7 +120,21 @@ class VAEBase(GenerativeModel):
         return self._decode(self.posterior(images).mean())
 
     def _sample(self, seeds):
-        return self._decode(sample_per_row(self.prior, seeds))
+        return self._sample_outputs(seeds)["images"]
+
+    def _sample_outputs(self, seeds, labels=None):
+        """The decoder means and draws x ~ p(x|z) for one z per seed row.
+
+        The draw of row i uses a seed folded from seed row i, so it is as
+        batch-invariant as the mean and independent of z's noise.
+        """
+        del labels
+        params = self.decoder(sample_per_row(self.prior, seeds))
+        draws = tf.map_fn(
+            lambda row: self.likelihood.sample(
+                row[0][None], tf.random.experimental.stateless_fold_in(row[1], 1))[0],
+            (params, seeds), fn_output_signature=tf.float32)
+        return {"images": self.likelihood.mean(params), "draws": draws}
 
     def _elbo_terms(self, images, eps):
         """log p(x|z) and KL per image for z = mean + std * eps; both [N]."""
@@ -162,7 +159,7 @@ class VAEBase(GenerativeModel):
     def elbo_from_seeds(self, images, seeds):
         """Per-image ELBO [N] with the posterior sample of row i drawn from seed row i."""
         log_px, kl = self._elbo_terms(self.check_images(images),
-                                      normal_per_row(check_seeds(seeds), self.latent_dim))
+                                      normal_per_row(checks.seeds(seeds), self.latent_dim))
         return log_px - kl
 
     def kl(self, images):
@@ -186,8 +183,8 @@ class VAEBase(GenerativeModel):
           float32 [N] in nats.
         """
         images = self.check_images(images)
-        k = positive_int("num_samples", num_samples)
-        chunk = positive_int("chunk_size", chunk_size or min(k, 64))
+        k = checks.positive_int("num_samples", num_samples)
+        chunk = checks.positive_int("chunk_size", chunk_size or min(k, 64))
         q = self.posterior(images)
         loc, scale = q.mean(), q.stddev()
         log_w = []
@@ -202,42 +199,18 @@ class VAEBase(GenerativeModel):
         return self.iwae(images, num_samples=num_samples, seed=seed)
 
     # -------------------------------------------------------------- training
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
-
-    def _loss_terms(self, images):
+    def loss_terms(self, images, labels, training):
+        """-log p(x|z) and KL per image, and their beta-weighted sum ([2] eq. 4)."""
+        del labels, training
         eps = tf.random.stateless_normal(
             [tf.shape(images)[0], self.latent_dim], seed=tfp_seed(self.seed_generator))
         log_px, kl = self._elbo_terms(images, eps)
-        reconstruction = -tf.reduce_mean(log_px)
-        kl = tf.reduce_mean(kl)
-        loss = reconstruction + self.beta * kl
-        if self.losses:
-            loss += tf.add_n(self.losses)
-        return loss, reconstruction, kl
-
-    def _update_metrics(self, loss, reconstruction, kl):
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        images = self.images_from_batch(data)
-        with tf.GradientTape() as tape:
-            loss, reconstruction, kl = self._loss_terms(images)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._update_metrics(loss, reconstruction, kl)
-
-    def test_step(self, data):
-        return self._update_metrics(*self._loss_terms(self.images_from_batch(data)))
+        return {"loss": -log_px + self.beta * kl, "reconstruction": -log_px, "kl": kl}
 
     # ---------------------------------------------------------------- export
     def serving_endpoints(self):
         endpoints = super().serving_endpoints()
-        z_spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
+        z_spec = self.z_spec()
         image_spec = self.image_spec()
 
         def encode(images):

@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.base import positive_int, positive_ints
+from zoo import checks
 from zoo.layers.networks import conv_downsampler, conv_upsampler
 from zoo.registry import register
 from zoo.vae.base import VAEBase
@@ -23,11 +23,7 @@ class ConvVAE(VAEBase):
       latent_dim: size of z.
       filters: channels of each stride-2 stage, reversed in the decoder.
       dense_units: width of the dense layer between convolutions and z.
-      likelihood: "bernoulli", "gaussian" or "discretized_logistic".
-      beta: KL weight (1 = ELBO).
-      prior: "normal".
-      num_levels: grey levels of the data (discretized likelihood).
-      seed: seeds training-time randomness.
+      likelihood, beta, prior, num_levels, seed: see `VAEBase`.
 
     References:
       [1] Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014.
@@ -39,8 +35,8 @@ class ConvVAE(VAEBase):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          likelihood=likelihood, beta=beta, prior=prior,
                          num_levels=num_levels, seed=seed, **kwargs)
-        self.filters = positive_ints("filters", filters)
-        self.dense_units = positive_int("dense_units", dense_units)
+        self.filters = checks.positive_ints("filters", filters)
+        self.dense_units = checks.positive_int("dense_units", dense_units)
         self._build_networks()
 
     def _build_encoder(self):
@@ -56,8 +52,3 @@ class ConvVAE(VAEBase):
         params = conv_upsampler(h, self.image_shape, self.filters,
                                 self.decoder_channels)
         return keras.Model(z, params, name="decoder")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, dense_units=self.dense_units)
-        return config

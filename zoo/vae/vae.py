@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo.base import positive_ints
+from zoo import checks
 from zoo.registry import register
 from zoo.vae.base import VAEBase
 
@@ -19,11 +19,7 @@ class VAE(VAEBase):
       image_shape: (H, W, C) of the training images.
       latent_dim: size of z.
       hidden_units: widths of the encoder's hidden layers, reversed in the decoder.
-      likelihood: "bernoulli", "gaussian" or "discretized_logistic".
-      beta: KL weight (1 = ELBO).
-      prior: "normal".
-      num_levels: grey levels of the data (discretized likelihood).
-      seed: seeds training-time randomness.
+      likelihood, beta, prior, num_levels, seed: see `VAEBase`.
 
     References:
       [1] Kingma, Welling. Auto-Encoding Variational Bayes. ICLR 2014.
@@ -35,7 +31,7 @@ class VAE(VAEBase):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          likelihood=likelihood, beta=beta, prior=prior,
                          num_levels=num_levels, seed=seed, **kwargs)
-        self.hidden_units = positive_ints("hidden_units", hidden_units)
+        self.hidden_units = checks.positive_ints("hidden_units", hidden_units)
         self._build_networks()
 
     def _build_encoder(self):
@@ -55,8 +51,3 @@ class VAE(VAEBase):
         params = keras.layers.Dense(height * width * self.decoder_channels)(h)
         params = keras.layers.Reshape((height, width, self.decoder_channels))(params)
         return keras.Model(z, params, name="decoder")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(hidden_units=self.hidden_units)
-        return config
