@@ -61,7 +61,7 @@ def batches(model, training=True, n=64, batch_size=32):
     return datasets.load(
         "digits", "train" if training else "test", batch_size=batch_size,
         mode=model.preprocessing(training), take=n, shuffle=False,
-        labels=getattr(model, "requires_labels", False))
+        labels=model.requires_labels)
 
 
 def real_images(model, n=5):

@@ -119,15 +119,15 @@ def test_nan_loss_stops_clearly_then_resumes(tmp_path, monkeypatch, capsys):
     out = str(tmp_path / "run")
     args = ["vae", "--epochs", "3", "--batch-size", "256", "--out", out,
             "--verbose", "0"] + TINY
-    original = VAEBase._loss_terms
+    original = VAEBase.loss_terms
     steps_per_epoch = 6  # 1437 training digits / 256
 
-    def nan_in_epoch_two(self, images):
-        loss, rec, kl = original(self, images)
+    def nan_in_epoch_two(self, images, labels, training):
+        terms = original(self, images, labels, training)
         bad = self.optimizer.iterations >= steps_per_epoch
-        return tf.where(bad, np.nan, loss), rec, kl
+        return dict(terms, loss=tf.where(bad, np.nan, terms["loss"]))
 
-    monkeypatch.setattr(VAEBase, "_loss_terms", nan_in_epoch_two)
+    monkeypatch.setattr(VAEBase, "loss_terms", nan_in_epoch_two)
     assert train_cli.main(args) == 2
     err = capsys.readouterr().err
     assert "non-finite" in err and "epoch 2" in err and "backup" in err, err
@@ -137,7 +137,7 @@ def test_nan_loss_stops_clearly_then_resumes(tmp_path, monkeypatch, capsys):
     assert os.path.isdir(os.path.join(out, "backup"))
     assert json.load(open(os.path.join(out, "run.json")))["status"] == "running"
 
-    monkeypatch.setattr(VAEBase, "_loss_terms", original)
+    monkeypatch.setattr(VAEBase, "loss_terms", original)
     assert train_cli.main(args) == 0
     assert _epochs(out) == [0, 1, 2]  # epoch 1 resumed, not restarted
 
