@@ -1,4 +1,4 @@
-"""Tests for training/datasets.py: spec parsing, sources, splits and modes.
+"""Tests for the training.datasets package: spec parsing, sources, splits and modes.
 
 Everything runs offline: digits ships with scikit-learn, npz/dir data is
 written to tmp_path, and tensorflow-datasets is exercised through
@@ -220,12 +220,29 @@ def test_binarization_noise_differs_between_examples(tmp_path, mode, batch_size)
 
 
 @pytest.mark.parametrize("num_levels", [2, 4, 16, 256])
-def test_levels_match_floor_formula(num_levels):
+def test_levels_match_the_rounding_formula(num_levels):
     raw, _ = D.load_arrays("digits", "test")
     out = _epoch(D.load("digits", "test", batch_size=128, mode="levels", num_levels=num_levels))
     assert out.dtype == np.int32
-    np.testing.assert_array_equal(out, (raw.astype(np.int64) * num_levels) // 256)
+    # Integer form of round(v / 255 * (L - 1)); v * (L - 1) / 255 is never a
+    # half-integer (255 is odd), so there are no ties to break.
+    expected = (2 * raw.astype(np.int64) * (num_levels - 1) + 255) // 510
+    np.testing.assert_array_equal(out, expected)
     assert out.max() == num_levels - 1 and out.min() == 0
+
+
+@pytest.mark.parametrize("num_levels", [2, 4, 16, 256])
+def test_levels_equal_the_models_quantization_of_unit_images(tmp_path, num_levels):
+    import zoo
+
+    model = zoo.get("pixelcnn", image_shape=(8, 8, 1), num_levels=num_levels, filters=4,
+                    num_layers=1)
+    # Every uint8 value once (it crosses every bin edge of every L), then real digits.
+    ramp = _write_npz(tmp_path / "ramp.npz", x=np.arange(256, dtype=np.uint8).reshape(4, 8, 8))
+    for spec, split in ((ramp, "all"), ("digits", "test")):
+        levels = _epoch(D.load(spec, split, batch_size=512, mode="levels", num_levels=num_levels))
+        unit = _epoch(D.load(spec, split, batch_size=512, mode="unit"))
+        np.testing.assert_array_equal(levels, model.to_levels(tf.constant(unit)).numpy())
 
 
 @pytest.mark.parametrize("num_levels", [1, 0, 257, 2.0])
@@ -525,6 +542,12 @@ def test_tfds_unknown_name_fails_fast_with_suggestion():
             D.info("tfds:no_such_dataset_xyz")
 
 
+def test_tfds_builder_failure_is_wrapped():
+    with mock.patch.object(tfds, "builder", side_effect=RuntimeError("bad metadata")):
+        with pytest.raises(DatasetError, match=r"builder for 'mnist'.*RuntimeError: bad metadata"):
+            D.info("mnist")
+
+
 def test_tfds_download_failure_is_wrapped(tmp_path):
     # Simulates an offline machine without touching the network for real.
     def offline(self, *args, **kwargs):
@@ -590,3 +613,10 @@ def test_split_seed_is_independent_of_the_shuffle_seed():
     c = np.concatenate(list(D.load("digits", "test", batch_size=500, split_seed=3)
                             .as_numpy_iterator()))
     assert not np.array_equal(a, c)
+
+
+def test_the_package_exports_what_callers_import():
+    # trainer, evaluate, classifier, bench/ and the tests use these names.
+    expected = {"load", "info", "load_arrays", "DatasetError", "DatasetInfo", "MODES", "SPLITS"}
+    assert expected <= set(D.__all__)
+    assert all(getattr(D, name) is not None for name in D.__all__)

@@ -135,13 +135,26 @@ def inception_score(probabilities, splits=10):
 
     Args:
       probabilities: class probabilities [N, K] (rows sum to 1).
-      splits: the data is cut into this many equal parts, each scored with
-        its own marginal p(y), as in [4].
+      splits: positive int; the data is cut into this many consecutive
+        parts (rows i*N//splits to (i+1)*N//splits, the boundaries of [4]'s
+        code), each scored with its own marginal p(y). Capped at N.
     """
     p = _as_2d("probabilities", probabilities)
-    splits = max(1, min(int(splits), p.shape[0]))
+    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or splits < 1:
+        raise ValueError(f"splits must be a positive int, got {splits!r}")
+    if np.min(p) < 0:
+        raise ValueError(f"probabilities have negative entries (min {np.min(p):.3g}); "
+                         "pass softmax outputs, not logits")
+    row_sums = p.sum(1)
+    if not np.allclose(row_sums, 1.0, atol=1e-3):
+        worst = row_sums[np.argmax(np.abs(row_sums - 1))]
+        raise ValueError(f"probability rows must sum to 1 (one sums to {worst:.4g}); "
+                         "pass softmax outputs")
+    n = p.shape[0]
+    splits = min(int(splits), n)
     scores = []
-    for part in np.array_split(p, splits):
+    for i in range(splits):
+        part = p[i * n // splits:(i + 1) * n // splits]
         marginal = part.mean(0, keepdims=True)
         kl = np.sum(part * (np.log(np.clip(part, 1e-12, None))
                             - np.log(np.clip(marginal, 1e-12, None))), axis=1)

@@ -17,6 +17,27 @@ PRIORS = ("normal", "mixture")
 LIKELIHOODS = ("bernoulli", "gaussian", "discretized_logistic")
 
 
+def quantize(unit_images, num_levels):
+    """Images in [0, 1] -> grey levels {0, ..., L - 1} as floats: round(x * (L - 1)).
+
+    The one quantization rule of the zoo, used by the models and by the
+    datasets' "levels" mode. Rounding on the (L - 1)-step grid sends 0 and 1
+    to the end levels 0 and L - 1 and inverts `level / (L - 1)` exactly, so
+    it is the map under which the models' discrete likelihoods (the
+    autoregressive categoricals, `ImageLikelihood("discretized_logistic")`)
+    are defined. The floor rule (v * L) // 256 on 0..255 pixels would shift
+    the bin edges and disagree with them on which level an image has.
+
+    Args:
+      unit_images: float tensor (or array) with values in [0, 1].
+      num_levels: L >= 2.
+
+    Returns:
+      A float tensor of the input's shape and dtype.
+    """
+    return tf.round(unit_images * (num_levels - 1))
+
+
 def make_prior(kind, latent_dim):
     """The prior p(z) as a distribution with batch shape [] and event [latent_dim].
 
@@ -131,7 +152,7 @@ class ImageLikelihood:
     def to_support(self, images):
         """Maps images in [0, 1] to the distribution's support."""
         if self.kind == "discretized_logistic":
-            return tf.round(images * (self.num_levels - 1))
+            return quantize(images, self.num_levels)
         return images
 
     def from_support(self, values):

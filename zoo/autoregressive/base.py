@@ -28,6 +28,7 @@ import tensorflow_probability as tfp
 
 from zoo import checks
 from zoo.base import GenerativeModel
+from zoo.distributions import quantize
 from zoo.layers.sampling import per_row_seeds
 
 tfd = tfp.distributions
@@ -107,7 +108,7 @@ class AutoregressiveModel(GenerativeModel):
     # ------------------------------------------------------------ helpers
     def to_levels(self, images):
         """Images in [0, 1] -> levels {0, ..., L - 1} (float32)."""
-        return tf.round(images * (self.num_levels - 1))
+        return quantize(images, self.num_levels)
 
     def levels_to_input(self, levels):
         """Levels -> the network's input scale [-1, 1]."""
