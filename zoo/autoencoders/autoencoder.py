@@ -1,6 +1,6 @@
 """Undercomplete autoencoder."""
 
-from zoo.autoencoders.base import AutoencoderBase
+from zoo.autoencoders.base import AutoencoderBase, base_arguments
 from zoo.registry import register
 
 
@@ -37,9 +37,5 @@ class Autoencoder(AutoencoderBase):
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
                  reconstruction_loss="bce", code_activation="linear", seed=None,
                  **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, dense_units=dense_units,
-                         reconstruction_loss=reconstruction_loss,
-                         code_activation=code_activation, seed=seed, **kwargs)
+        super().__init__(**base_arguments(locals()))
         self._build_networks()

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase
+from zoo.autoencoders.base import AutoencoderBase, base_arguments
 from zoo.registry import register
 
 
@@ -52,11 +52,7 @@ class ContractiveAutoencoder(AutoencoderBase):
                  architecture="dense", hidden_units=(), filters=(32, 64),
                  dense_units=256, reconstruction_loss="bce",
                  code_activation="sigmoid", seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, dense_units=dense_units,
-                         reconstruction_loss=reconstruction_loss,
-                         code_activation=code_activation, seed=seed, **kwargs)
+        super().__init__(**base_arguments(locals()))
         self.contraction_weight = checks.non_negative_float("contraction_weight",
                                                      contraction_weight)
         self._build_networks()

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase
+from zoo.autoencoders.base import AutoencoderBase, base_arguments
 from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
@@ -80,11 +80,7 @@ class DenoisingAutoencoder(AutoencoderBase):
                  noise_level=0.3, architecture="dense", hidden_units=(256, 128),
                  filters=(32, 64), dense_units=256, reconstruction_loss="bce",
                  code_activation="linear", seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, dense_units=dense_units,
-                         reconstruction_loss=reconstruction_loss,
-                         code_activation=code_activation, seed=seed, **kwargs)
+        super().__init__(**base_arguments(locals()))
         self.noise = checks.choice("noise", noise, NOISES)
         self.noise_level = checks.open_unit_float("noise_level", noise_level)
         self._build_networks()

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase
+from zoo.autoencoders.base import AutoencoderBase, base_arguments
 from zoo.errors import ConfigError
 from zoo.losses import bernoulli_kl
 from zoo.registry import register
@@ -48,11 +48,7 @@ class SparseAutoencoder(AutoencoderBase):
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
                  reconstruction_loss="bce", code_activation="relu", seed=None,
                  **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, dense_units=dense_units,
-                         reconstruction_loss=reconstruction_loss,
-                         code_activation=code_activation, seed=seed, **kwargs)
+        super().__init__(**base_arguments(locals()))
         self.l1 = checks.non_negative_float("l1", l1)
         self.sparsity_weight = checks.non_negative_float("sparsity_weight", sparsity_weight)
         self.rho = checks.open_unit_float("rho", rho)

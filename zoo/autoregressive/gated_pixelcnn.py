@@ -45,10 +45,10 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
                  num_layers=5, kernel_size=3, num_classes=None, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, num_levels=num_levels,
                          num_classes=num_classes, seed=seed, **kwargs)
+        self.kernel_size = checks.odd_int("kernel_size", kernel_size)
+        self.num_layers = checks.positive_int("num_layers", num_layers)
         c = self.image_shape[-1]
         self.filters = checks.multiple_of("filters", filters, c, "channels")
-        self.num_layers = checks.positive_int("num_layers", num_layers)
-        self.kernel_size = checks.odd_int("kernel_size", kernel_size)
         f, k = self.filters, self.kernel_size
         self.vertical = [ShiftedConv2D(2 * f, (k // 2 + 1, k), "down", name=f"v{i}")
                          for i in range(self.num_layers)]

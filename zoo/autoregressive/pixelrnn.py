@@ -53,12 +53,6 @@ class RowLSTM(keras.layers.Layer):
         hidden, _ = tf.scan(step, gates, initializer=(zeros, zeros))
         return tf.transpose(hidden, [1, 0, 2, 3])
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(units=self.units, num_groups=self.num_groups,
-                      kernel_size=self.kernel_size)
-        return config
-
 
 def skew(x):
     """[N, H, W, F] -> [N, H, W + H - 1, F], row r shifted right by r ([1] fig. 3)."""
@@ -118,11 +112,6 @@ class DiagonalBiLSTM(keras.layers.Layer):
         backward = tf.reverse(self._direction(self.backward_in(mirrored),
                                               self.backward_kernel), axis=[2])
         return forward + down_shift(backward)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(units=self.units, num_groups=self.num_groups)
-        return config
 
 
 @register("pixelrnn")

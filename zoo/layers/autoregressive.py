@@ -112,13 +112,6 @@ class MaskedConv2D(keras.layers.Layer):
         y = tf.einsum("hwni,hwio->no", patch, self.masked_kernel())
         return y + self.bias if self.use_bias else y
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size,
-                      mask_type=self.mask_type, num_groups=self.num_groups,
-                      use_bias=self.use_bias)
-        return config
-
 
 def down_shift(x):
     """Moves a feature map one row down (row 0 becomes zeros)."""
@@ -170,12 +163,6 @@ class ShiftedConv2D(keras.layers.Layer):
         """The output at one position from its input window [kh, kw, N, in]
         (the same zero padding as `call`); returns [N, filters]."""
         return tf.einsum("hwni,hwio->no", patch, self.kernel) + self.bias
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size,
-                      direction=self.direction)
-        return config
 
 
 def concat_elu(x):
