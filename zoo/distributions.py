@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo import checks
 from zoo.errors import ConfigError
 
 tfd = tfp.distributions
@@ -104,13 +105,8 @@ class ImageLikelihood:
     """
 
     def __init__(self, kind, num_levels=256):
-        if kind not in LIKELIHOODS:
-            raise ConfigError(
-                f"unknown likelihood {kind!r}; choose one of {LIKELIHOODS}")
-        if not 2 <= int(num_levels) <= 65536:
-            raise ConfigError(f"num_levels must be in [2, 65536], got {num_levels}")
-        self.kind = kind
-        self.num_levels = int(num_levels)
+        self.kind = checks.choice("likelihood", kind, LIKELIHOODS)
+        self.num_levels = checks.int_in_range("num_levels", num_levels, 2, 65536)
 
     @property
     def params_per_channel(self):

@@ -39,9 +39,7 @@ def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
     if not isinstance(encoder, keras.Model):
         raise ConfigError(f"model {getattr(model, 'registered_name', model)!r} "
                           "has no encoder network to reuse")
-    num_classes = checks.positive_int("num_classes", num_classes)
-    if num_classes < 2:
-        raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
+    num_classes = checks.int_at_least("num_classes", num_classes, 2)
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
     copy.trainable = bool(fine_tune)
@@ -49,8 +47,8 @@ def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
     # training=False keeps a frozen encoder in inference mode (BatchNorm,
     # dropout) as Keras' transfer-learning guide recommends.
     h = copy(images, training=False) if not fine_tune else copy(images)
-    for units in hidden_units:
-        h = keras.layers.Dense(checks.positive_int("hidden_units", units), activation="relu")(h)
+    for units in checks.positive_ints("hidden_units", hidden_units, allow_empty=True):
+        h = keras.layers.Dense(units, activation="relu")(h)
     logits = keras.layers.Dense(num_classes, name="logits")(h)
     return keras.Model(images, logits, name="encoder_classifier")
 
