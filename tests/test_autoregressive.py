@@ -131,6 +131,29 @@ def test_complete_keeps_known_rows(key):
     np.testing.assert_array_equal(again[0], out[0])
 
 
+def dropout_masks(model):
+    """The first training-mode dropout mask of each PixelCNN++ block, on ones."""
+    ones = tf.ones([2, 4, 4, 2 * model.filters])
+    return [block.dropout(ones, training=True).numpy() != 0
+            for block in model.u_blocks + model.ul_blocks]
+
+
+def test_pixelcnn_pp_blocks_draw_their_own_dropout_masks():
+    kwargs = dict(dropout=0.5, num_resnet=2)
+    masks = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, **kwargs))
+    assert len(masks) == 4
+    for (i, a), (j, b) in itertools.combinations(enumerate(masks), 2):
+        assert not np.array_equal(a, b), f"blocks {i} and {j} drop the same units"
+    # The masks are a function of the model seed: the same seed gives them
+    # back, a neighbouring seed shares none of them.
+    again = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, **kwargs))
+    for a, b in zip(masks, again):
+        np.testing.assert_array_equal(a, b)
+    other = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, seed=1, **kwargs))
+    for (i, a), (j, b) in itertools.product(enumerate(masks), enumerate(other)):
+        assert not np.array_equal(a, b), f"block {i} of seed 0 and block {j} of seed 1"
+
+
 def test_class_conditional_sampling_and_labels():
     model = build("gated_pixelcnn", (3, 3, 1), 2, num_classes=2)
     a = model.sample(4, seed=1, labels=np.array([0, 0, 1, 1]))
