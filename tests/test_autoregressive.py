@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 import zoo
 from zoo.errors import ConfigError, InputError
@@ -17,9 +18,10 @@ SMALL = {
     "pixelrnn_diagonal": dict(units=6, num_layers=1, variant="diagonal"),
 }
 MODELS = list(SMALL)
+tfd = tfp.distributions
 
 
-def build(key, image_shape, num_levels, **overrides):
+def build(key, image_shape, num_levels, weight_scale=0.5, **overrides):
     name = key.split("_row")[0].split("_diagonal")[0]
     kwargs = dict(SMALL[key], image_shape=image_shape, num_levels=num_levels, seed=0)
     kwargs.update(overrides)
@@ -28,7 +30,7 @@ def build(key, image_shape, num_levels, **overrides):
     # uniform, so the checks below see real dependencies.
     rng = np.random.default_rng(1)
     for w in model.weights:
-        w.assign(rng.normal(scale=0.5, size=w.shape).astype(np.float32))
+        w.assign(rng.normal(scale=weight_scale, size=w.shape).astype(np.float32))
     return model
 
 
@@ -100,6 +102,117 @@ def test_probabilities_sum_to_one_conditional():
         np.testing.assert_allclose(total, 1.0, atol=1e-4)
 
 
+def level_digits(shape, num_levels):
+    """The levels of every image of `all_images(shape, num_levels)`, [K, H*W*C]."""
+    return np.rint(all_images(shape, num_levels) * (num_levels - 1)).reshape(
+        num_levels ** int(np.prod(shape)), -1).astype(np.int64)
+
+
+def image_index(images, num_levels):
+    """Position of each image in `all_images` (base-L digits in raster order)."""
+    digits = np.rint(np.asarray(images) * (num_levels - 1)).astype(np.int64)
+    digits = digits.reshape(len(digits), -1)
+    return digits @ num_levels ** np.arange(digits.shape[1])[::-1]
+
+
+def chi_square_pvalue(indices, probs):
+    """Pearson's chi-square p-value of drawn image indices under `probs`.
+
+    The least likely images are pooled into one cell until it expects at
+    least 5 draws, where the chi-square approximation holds.
+    """
+    counts = np.bincount(indices, minlength=len(probs)).astype(np.float64)
+    expected = probs * len(indices)
+    order = np.argsort(expected)
+    num_small = int(np.sum(expected < 5))
+    if num_small:
+        num_small = max(num_small,
+                        int(np.searchsorted(np.cumsum(expected[order]), 5.0)) + 1)
+        pooled, kept = order[:num_small], order[num_small:]
+        counts = np.append(counts[kept], counts[pooled].sum())
+        expected = np.append(expected[kept], expected[pooled].sum())
+    stat = np.sum((counts - expected) ** 2 / expected)
+    return float(tfd.Chi2(np.float64(len(counts) - 1)).survival_function(stat))
+
+
+def product_of_marginals(probs, digits):
+    """The law with the per-dimension marginals of `probs` and no dependence."""
+    out = np.ones_like(probs)
+    for d in range(digits.shape[1]):
+        marginal = np.bincount(digits[:, d], weights=probs)
+        out *= marginal[digits[:, d]]
+    return out
+
+
+NUM_DRAWS = 8000
+ALPHA = 1e-3
+# gated_pixelcnn's tanh * sigmoid gates damp what reaches a pixel from its
+# past: at the usual weight scale its pixels are nearly independent, and the
+# goodness-of-fit test could not tell a sampler that ignores the context.
+FIT_WEIGHT_SCALE = {"gated_pixelcnn": 1.0}
+
+
+def draw(model, num_samples, seed, labels=None):
+    """`model.sample(num_samples, seed)`, traced: eager sampling draws each
+    row's noise in a Python-driven map_fn (~1 ms a row), a graph does not."""
+    seeds = np.stack([np.full(num_samples, seed), np.arange(num_samples)], 1)
+    return tf.function(model.sample_from_seeds)(seeds.astype(np.int32), labels).numpy()
+
+
+def assert_draws_follow(images, probs, shape, num_levels, what):
+    """Drawn images fit `probs` at level ALPHA; near misses are rejected."""
+    np.testing.assert_allclose(probs.sum(), 1.0, atol=1e-4)
+    levels = images * (num_levels - 1)
+    np.testing.assert_allclose(levels, np.rint(levels), atol=1e-5)
+    indices = image_index(images, num_levels)
+    pvalue = chi_square_pvalue(indices, probs)
+    assert pvalue > ALPHA, f"{what}: draws do not follow exp(log_prob), p = {pvalue:.2e}"
+    # Power: the same draws reject the uniform law, the law at temperature
+    # 1.25 (a sampler with mis-scaled logits), and the law with the right
+    # marginals but no dependence between dimensions (close to what a
+    # sampler that loses each pixel's context draws).
+    near_misses = {
+        "uniform": np.full_like(probs, 1.0 / len(probs)),
+        "tempered": probs ** 0.8 / np.sum(probs ** 0.8),
+        "independent": product_of_marginals(probs, level_digits(shape, num_levels)),
+    }
+    for name, wrong in near_misses.items():
+        p_wrong = chi_square_pvalue(indices, wrong)
+        assert p_wrong < ALPHA, f"{what}: no power against the {name} law, p = {p_wrong:.2e}"
+
+
+@pytest.mark.parametrize("key,shape,num_levels", [
+    *[(key, (2, 2, 1), 2) for key in MODELS],
+    ("pixelcnn", (2, 1, 1), 4),        # categorical levels: the Gumbel-max branch
+    ("gated_pixelcnn", (1, 2, 2), 2),  # two channels of a pixel, in order
+    ("pixelcnn_pp", (2, 1, 1), 4),
+    ("pixelcnn_pp", (1, 1, 2), 4),     # channel means coupled within the pixel
+], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v))
+def test_samples_follow_log_prob(key, shape, num_levels):
+    """Chi-square goodness of fit of `sample` to exp(log_prob) over every image."""
+    model = build(key, shape, num_levels, weight_scale=FIT_WEIGHT_SCALE.get(key, 0.5))
+    probs = np.exp(model.log_prob(all_images(shape, num_levels)).numpy().astype(np.float64))
+    draws = draw(model, NUM_DRAWS, seed=7)
+    assert_draws_follow(draws, probs, shape, num_levels, f"{key} {shape} L={num_levels}")
+
+
+def test_conditional_samples_follow_log_prob():
+    shape, num_levels = (2, 2, 1), 2
+    model = build("gated_pixelcnn", shape, num_levels, num_classes=2,
+                  weight_scale=FIT_WEIGHT_SCALE["gated_pixelcnn"])
+    images = all_images(shape, num_levels)
+    probs = [np.exp(model.log_prob(images, labels=np.full(len(images), label, np.int32))
+                    .numpy().astype(np.float64)) for label in (0, 1)]
+    labels = np.repeat(np.array([0, 1], np.int32), NUM_DRAWS)
+    draws = draw(model, 2 * NUM_DRAWS, seed=7, labels=labels)
+    for label in (0, 1):
+        assert_draws_follow(draws[labels == label], probs[label], shape, num_levels,
+                            f"label {label}")
+    # The label reaches the sampler: label-0 draws do not fit label 1's law.
+    pvalue = chi_square_pvalue(image_index(draws[labels == 0], num_levels), probs[1])
+    assert pvalue < ALPHA, pvalue
+
+
 @pytest.mark.parametrize("shape,num_levels,known", [
     ((4, 3, 1), 4, [0, 2, 1]), ((3, 3, 3), 2, [0, 2, 1]),
     ((4, 3, 1), 4, [2, 4, 3])])  # rows 0-1 known everywhere: the loop skips them
@@ -129,6 +242,29 @@ def test_complete_keeps_known_rows(key):
     # Row 0 is resampled, independent of what the input said there.
     again = model.complete(1.0 - images, np.array([0, 2, 4], np.int32), seed=5).numpy()
     np.testing.assert_array_equal(again[0], out[0])
+
+
+def dropout_masks(model):
+    """The first training-mode dropout mask of each PixelCNN++ block, on ones."""
+    ones = tf.ones([2, 4, 4, 2 * model.filters])
+    return [block.dropout(ones, training=True).numpy() != 0
+            for block in model.u_blocks + model.ul_blocks]
+
+
+def test_pixelcnn_pp_blocks_draw_their_own_dropout_masks():
+    kwargs = dict(dropout=0.5, num_resnet=2)
+    masks = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, **kwargs))
+    assert len(masks) == 4
+    for (i, a), (j, b) in itertools.combinations(enumerate(masks), 2):
+        assert not np.array_equal(a, b), f"blocks {i} and {j} drop the same units"
+    # The masks are a function of the model seed: the same seed gives them
+    # back, a neighbouring seed shares none of them.
+    again = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, **kwargs))
+    for a, b in zip(masks, again):
+        np.testing.assert_array_equal(a, b)
+    other = dropout_masks(build("pixelcnn_pp", (4, 4, 1), 2, seed=1, **kwargs))
+    for (i, a), (j, b) in itertools.product(enumerate(masks), enumerate(other)):
+        assert not np.array_equal(a, b), f"block {i} of seed 0 and block {j} of seed 1"
 
 
 def test_class_conditional_sampling_and_labels():

@@ -141,6 +141,8 @@ class AutoregressiveModel(GenerativeModel):
         return {"loss": nats, "bits_per_dim": nats / np.log(2.0)}
 
     # ---------------------------------------------------------- sampling
+    # Traced: an eager map_fn costs about 1 ms per row.
+    @tf.function(reduce_retracing=True)
     def _noise(self, seeds):
         h, w, c = self.image_shape
         shape = [h, w, c, self.noise_depth]

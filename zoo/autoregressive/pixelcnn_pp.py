@@ -1,6 +1,7 @@
 """PixelCNN++: shifted convolutions, gated resnets, discretized logistic mixture."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -16,6 +17,17 @@ tfb = tfp.bijectors
 # Floor on log-scales (in [-1, 1] units), as in [1]'s reference code, so a
 # component cannot collapse onto a single level with infinite density.
 _MIN_LOG_SCALE = -7.0
+
+
+def _block_seed(seed, index):
+    """Dropout seed of block `index`, a function of the model seed alone.
+
+    Blocks given one seed would drop the same units in every block; hashing
+    (seed, index) also keeps model seed s from reusing the seeds of s + 1.
+    """
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] >> 1)
 
 
 @register("pixelcnn_pp")
@@ -41,7 +53,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
       num_resnet: gated resnet blocks per stream.
       num_mixtures: logistic components per pixel.
       dropout: dropout rate in the blocks.
-      seed: seeds the dropout.
+      seed: seeds the dropout; each block draws its masks from its own
+        seed, derived from this one and the block's index.
 
     References:
       [1] Salimans, Karpathy, Chen, Kingma. PixelCNN++: Improving the
@@ -62,10 +75,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.u_init = ShiftedConv2D(f, (2, 3), "down", name="u_init")
         self.ul_init_down = ShiftedConv2D(f, (1, 3), "down", name="ul_init_down")
         self.ul_init_right = ShiftedConv2D(f, (2, 1), "down_right", name="ul_init_right")
-        self.u_blocks = [GatedResnet(f, (2, 3), "down", self.dropout, seed=seed,
+        self.u_blocks = [GatedResnet(f, (2, 3), "down", self.dropout,
+                                     seed=_block_seed(seed, 2 * i),
                                      name=f"u{i}") for i in range(self.num_resnet)]
         self.ul_blocks = [GatedResnet(f, (2, 2), "down_right", self.dropout,
-                                      seed=None if seed is None else seed + 1 + i,
+                                      seed=_block_seed(seed, 2 * i + 1),
                                       name=f"ul{i}") for i in range(self.num_resnet)]
         self.out = keras.layers.Dense(m * (1 + 2 * c + self.num_coeffs), name="out")
         self._finish_build()

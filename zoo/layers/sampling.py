@@ -53,6 +53,8 @@ def sample_per_row(distribution, seeds):
                      fn_output_signature=distribution.dtype)
 
 
+# Traced: an eager map_fn costs about 1 ms per row.
+@tf.function(reduce_retracing=True)
 def normal_per_row(seeds, dim):
     """One N(0, I) vector per seed row: float32 [N, dim], row i from seed row i.
 

@@ -175,7 +175,10 @@ class VAEBase(GenerativeModel):
         Args:
           images: float [N, H, W, C] in [0, 1].
           num_samples: k.
-          seed: int; the same seed gives the same estimate.
+          seed: int in [0, 2**31 - 1]; sample j is z_j = mean + std * eps_j
+            with eps_j = tf.random.stateless_normal([N, latent_dim],
+            seed=[seed, j]), so the estimate does not depend on chunk_size
+            and a larger k extends the samples of a smaller one.
           chunk_size: samples decoded at once (default: up to 64 per image
             batch), bounding memory for large k.
 
@@ -185,13 +188,13 @@ class VAEBase(GenerativeModel):
         images = self.check_images(images)
         k = checks.positive_int("num_samples", num_samples)
         chunk = checks.positive_int("chunk_size", chunk_size or min(k, 64))
+        seeds = per_row_seeds(k, seed)
         q = self.posterior(images)
         loc, scale = q.mean(), q.stddev()
         log_w = []
-        for i, start in enumerate(range(0, k, chunk)):
-            size = min(chunk, k - start)
-            eps = tf.random.stateless_normal(
-                tf.concat([[size], tf.shape(loc)], 0), seed=[seed, i])
+        for start in range(0, k, chunk):
+            eps = tf.map_fn(lambda s: tf.random.stateless_normal(tf.shape(loc), seed=s),
+                            seeds[start:start + chunk], fn_output_signature=tf.float32)
             log_w.append(_iwae_log_weights(self, images, loc, scale, eps))
         return log_mean_exp(tf.concat(log_w, 0), axis=0)
 
