@@ -35,7 +35,8 @@ from sklearn.decomposition import PCA  # noqa: E402
 import zoo  # noqa: E402
 from bench.vae_bench import machine_info  # noqa: E402
 from training import datasets  # noqa: E402
-from training.evaluation import evaluate, linear_probe
+from training.likelihood import evaluate
+from training.probe import linear_probe
 from training.metrics import linear_probe_accuracy as probe_accuracy  # noqa: E402
 
 # (label, registered name, constructor overrides). Everything else is the

@@ -36,7 +36,7 @@ import tensorflow_probability as tfp  # noqa: E402
 
 import zoo  # noqa: E402
 from training import datasets  # noqa: E402
-from training.evaluation import evaluate  # noqa: E402
+from training.likelihood import evaluate  # noqa: E402
 from zoo.losses import nats_to_bits_per_dim  # noqa: E402
 
 # Sized so one full run takes about ten minutes on 2 CPU cores.

@@ -21,16 +21,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def train_models(dataset, models, out, epochs, batch_size, seed):
     """Trains the classifier and each model into OUT/<name>; returns the run dirs."""
+    from export.layout import is_run_dir
     from training.classifier import train_classifier
     from training.trainer import train
 
     classifier = os.path.join(out, "classifier")
-    if not os.path.isfile(os.path.join(classifier, "model.keras")):
+    if not is_run_dir(classifier):
         train_classifier(dataset, out=classifier, epochs=epochs, seed=seed)
     runs = {}
     for name in models:
         run = os.path.join(out, name)
-        if not os.path.isfile(os.path.join(run, "model.keras")):
+        if not is_run_dir(run):
             train(name, dataset=dataset, epochs=epochs, batch_size=batch_size, out=run,
                   seed=seed, export=False, verbose=0, overwrite=True)
         runs[name] = run
@@ -39,13 +40,14 @@ def train_models(dataset, models, out, epochs, batch_size, seed):
 
 def evaluate_runs(dataset, runs, classifier, num_samples, seed):
     """Evaluates every run into RUN/eval; returns {name: metrics.json dict}."""
+    from export.layout import EVAL_DIR
     from training.evaluate import evaluate_target, load_target
 
     results = {}
     for name, run in runs.items():
         results[name] = evaluate_target(
             load_target(run), dataset, num_samples=num_samples, seed=seed,
-            extractor=classifier, out=os.path.join(run, "eval"),
+            extractor=classifier, out=os.path.join(run, EVAL_DIR),
             log=lambda msg, name=name: print(f"[{name}] {msg}", file=sys.stderr))
     return results
 
@@ -74,6 +76,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import zoo
+    from export import layout
     from training.evaluate import compare
 
     models = args.models.split(",") if args.models else zoo.list_models()
@@ -81,13 +84,13 @@ def main(argv=None):
     classifier, runs = train_models(args.dataset, models, args.out, args.epochs,
                                     args.batch_size, args.seed)
     results = evaluate_runs(args.dataset, runs, classifier, args.num_samples, args.seed)
-    table = compare([os.path.join(run, "eval") for run in runs.values()])
+    table = compare([os.path.join(run, layout.EVAL_DIR) for run in runs.values()])
     timing = timing_table(results)
-    with open(os.path.join(args.out, "compare.md"), "w") as f:
+    with open(os.path.join(args.out, layout.COMPARE_FILE), "w") as f:
         f.write(table)
     with open(os.path.join(args.out, "timing.md"), "w") as f:
         f.write(timing)
-    with open(os.path.join(classifier, "metrics.json")) as f:
+    with open(os.path.join(classifier, layout.METRICS_FILE)) as f:
         accuracy = json.load(f)["test_accuracy"]
     print(f"classifier test accuracy {accuracy:.4f}\n\n{table}\n{timing}")
     return 0

@@ -37,7 +37,7 @@ import tensorflow_probability as tfp  # noqa: E402
 import zoo  # noqa: E402
 from training import datasets  # noqa: E402
 from training.callbacks import Throughput  # noqa: E402
-from training.evaluation import evaluate  # noqa: E402
+from training.likelihood import evaluate  # noqa: E402
 
 MODEL = "conv_vae"
 MODES = {"nojit": False, "jit": True}

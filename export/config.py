@@ -19,10 +19,10 @@ import argparse
 import os
 import sys
 
+from export import layout
+from export.layout import BATCHING_FILE, COMPOSE_FILE, SERVING_CONFIG_FILE as CONFIG_FILE
+
 SERVING_IMAGE = "tensorflow/serving:2.21.0-gpu"
-CONFIG_FILE = "models.config"
-BATCHING_FILE = "batching_parameters.txt"
-COMPOSE_FILE = "docker-compose.yml"
 
 
 class ConfigError(Exception):
@@ -32,23 +32,15 @@ class ConfigError(Exception):
 def scan(base):
     """{model name: sorted complete versions} for the model dirs under `base`.
 
-    Only numeric version directories holding saved_model.pb count: temporary
+    Only complete versions count (`export.layout.versions`): temporary
     export folders and stray files are skipped, as TF Serving skips them.
     """
     if not os.path.isdir(base):
         raise ConfigError(f"model base {base!r} does not exist")
-    models = {}
-    for name in sorted(os.listdir(base)):
-        model_dir = os.path.join(base, name)
-        if not os.path.isdir(model_dir) or name.startswith("."):
-            continue
-        versions = sorted(int(v) for v in os.listdir(model_dir) if v.isdigit() and
-                          os.path.isfile(os.path.join(model_dir, v, "saved_model.pb")))
-        if versions:
-            models[name] = versions
+    models = layout.model_versions(base)
     if not models:
         raise ConfigError(f"no exported models under {base!r} (expected "
-                          "BASE/NAME/VERSION/saved_model.pb)")
+                          f"BASE/NAME/VERSION/{layout.SAVED_MODEL_FILE})")
     return models
 
 

@@ -13,7 +13,7 @@ Upload with the Kaggle CLI:
     kaggle models instances versions create OWNER/SLUG/tensorFlow2/VARIATION -p DIR/VARIATION
 
 and load it anywhere with
-zoo.hub.load("https://www.kaggle.com/models/OWNER/SLUG/tensorFlow2/VARIATION/1").
+export.hub.load("https://www.kaggle.com/models/OWNER/SLUG/tensorFlow2/VARIATION/1").
 """
 
 import argparse
@@ -23,9 +23,13 @@ import re
 import shutil
 import sys
 
+from export import layout
 from export.audit import audit_saved_model
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{2,49}$")
+# The file names the Kaggle CLI reads.
+MODEL_METADATA_FILE = "model-metadata.json"
+INSTANCE_METADATA_FILE = "model-instance-metadata.json"
 
 
 class PublishError(Exception):
@@ -35,13 +39,13 @@ class PublishError(Exception):
 def prepare(version_dir, out, owner, slug=None, variation="default", title=None,
             license_name="Apache 2.0", private=True, overwrite=False):
     """Writes the Kaggle Models upload folder; returns the variation folder."""
-    if not os.path.isfile(os.path.join(version_dir, "saved_model.pb")):
+    if not layout.is_version_dir(version_dir):
         raise PublishError(f"{version_dir!r} is not an export version directory "
-                           "(no saved_model.pb)")
+                           f"(no {layout.SAVED_MODEL_FILE})")
     problems = audit_saved_model(version_dir)
     if problems:
         raise PublishError("export is not servable: " + "; ".join(problems))
-    meta_path = os.path.join(version_dir, "metadata.json")
+    meta_path = os.path.join(version_dir, layout.METADATA_FILE)
     meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else {}
     slug = slug or str(meta.get("name") or meta.get("model") or "").replace("_", "-")
     for what, value in (("owner", owner), ("slug", slug), ("variation", variation)):
@@ -55,7 +59,7 @@ def prepare(version_dir, out, owner, slug=None, variation="default", title=None,
     instance_dir = os.path.join(out, variation)
     shutil.copytree(version_dir, instance_dir)
     card = ""
-    card_path = os.path.join(version_dir, "README.md")
+    card_path = os.path.join(version_dir, layout.CARD_FILE)
     if os.path.isfile(card_path):
         card = open(card_path).read()
     model_meta = {
@@ -72,9 +76,9 @@ def prepare(version_dir, out, owner, slug=None, variation="default", title=None,
         "modelInstanceType": "Unspecified", "baseModelInstanceId": 0,
         "externalBaseModelUrl": "",
     }
-    with open(os.path.join(out, "model-metadata.json"), "w") as f:
+    with open(os.path.join(out, MODEL_METADATA_FILE), "w") as f:
         json.dump(model_meta, f, indent=2)
-    with open(os.path.join(instance_dir, "model-instance-metadata.json"), "w") as f:
+    with open(os.path.join(instance_dir, INSTANCE_METADATA_FILE), "w") as f:
         json.dump(instance_meta, f, indent=2)
     return instance_dir
 
@@ -99,11 +103,11 @@ def main(argv=None):
     except PublishError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    meta = json.load(open(os.path.join(instance_dir, "model-instance-metadata.json")))
+    meta = json.load(open(os.path.join(instance_dir, INSTANCE_METADATA_FILE)))
     handle = f"{meta['ownerSlug']}/{meta['modelSlug']}/tensorFlow2/{meta['instanceSlug']}"
     print(f"kaggle models create -p {args.out}\n"
           f"kaggle models instances create -p {instance_dir}\n"
-          f"# then: zoo.hub.load('https://www.kaggle.com/models/{handle}/1')")
+          f"# then: export.hub.load('https://www.kaggle.com/models/{handle}/1')")
     return 0
 
 

@@ -14,9 +14,8 @@ import tempfile
 
 import keras
 
+from export import layout
 from export.audit import audit_saved_model
-
-METADATA_FILE = "metadata.json"
 
 
 class ExportError(Exception):
@@ -56,7 +55,7 @@ def _model_card(name, info):
                   f"  -d '{body}'", "```"]
     lines += ["", "## Loading", "", "```python",
               "import tensorflow as tf",
-              "model = tf.saved_model.load(PATH)  # or zoo.hub.load(PATH), hub.load(PATH)",
+              "model = tf.saved_model.load(PATH)  # or export.hub.load(PATH), hub.load(PATH)",
               "model.signatures['serving_default'](**inputs)",
               f"model(...)  # __call__ = the `{info['hub_endpoint']}` signature",
               "```", "", "## Config", "", "```json",
@@ -125,19 +124,11 @@ def export_model(model, path, metadata=None, name=None):
         hub_endpoint=model.hub_endpoint,
         signatures=signatures,
     )
-    with open(os.path.join(path, METADATA_FILE), "w") as f:
+    with open(os.path.join(path, layout.METADATA_FILE), "w") as f:
         json.dump(info, f, indent=2, default=str)
-    with open(os.path.join(path, "README.md"), "w") as f:
+    with open(os.path.join(path, layout.CARD_FILE), "w") as f:
         f.write(_model_card(name, info))
     return info
-
-
-def next_version(model_dir):
-    """1 + the largest numeric version under `model_dir` (1 when none)."""
-    if not os.path.isdir(model_dir):
-        return 1
-    versions = [int(d) for d in os.listdir(model_dir) if re.fullmatch(r"\d+", d)]
-    return max(versions, default=0) + 1
 
 
 def export_run(run_dir, base, name=None, version=None, overwrite=False):
@@ -154,12 +145,12 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
     Returns:
       The path of the written version directory.
     """
-    model_path = os.path.join(run_dir, "model.keras")
+    model_path = os.path.join(run_dir, layout.MODEL_FILE)
     if not os.path.isfile(model_path):
         raise ExportError(f"{run_dir} holds no trained model ({model_path} is "
                           "missing); train first with python -m training.train")
     run_info = {}
-    run_json = os.path.join(run_dir, "run.json")
+    run_json = os.path.join(run_dir, layout.RUN_FILE)
     if os.path.isfile(run_json):
         with open(run_json) as f:
             run_info = json.load(f)
@@ -173,7 +164,7 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
                           "'_', '.', '-'")
     model_dir = os.path.join(base, name)
     if version is None:
-        version = next_version(model_dir)
+        version = layout.next_version(model_dir)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ExportError(f"version must be a positive integer, got {version!r}")
     final = os.path.join(model_dir, str(version))

@@ -9,13 +9,15 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from export import layout
+
 # Signatures the SavedModel format adds for itself.
 INTERNAL = ("__saved_model_init_op",)
 
 
 def read_saved_model_proto(path):
     """The parsed `SavedModel` proto of the SavedModel directory `path`."""
-    pb_path = os.path.join(path, "saved_model.pb")
+    pb_path = os.path.join(path, layout.SAVED_MODEL_FILE)
     saved = saved_model_pb2.SavedModel()
     with open(pb_path, "rb") as f:
         saved.ParseFromString(f.read())

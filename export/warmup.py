@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+from export.layout import WARMUP_FILE
 
 
 def example_batch(inputs, batch_size=1):
@@ -38,7 +38,7 @@ def write_warmup(path, model_name, signatures, batch_size=1):
     """
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.join(path, WARMUP_FILE)), exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(path, WARMUP_FILE)) as writer:
         for name, sig in sorted(signatures.items()):
             request = predict_pb2.PredictRequest(

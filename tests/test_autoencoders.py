@@ -12,7 +12,8 @@ from sklearn.decomposition import PCA
 import zoo
 from tests import contract
 from training import datasets
-from training.evaluation import evaluate, linear_probe
+from training.likelihood import evaluate
+from training.probe import linear_probe
 from training.metrics import linear_probe_accuracy as probe_accuracy
 from zoo.autoencoders.classifier import build_classifier, train_classifier
 from zoo.autoencoders.denoising_autoencoder import NOISES

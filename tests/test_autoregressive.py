@@ -339,7 +339,7 @@ def test_cached_sampler_equals_naive_class_conditional():
 
 def test_evaluate_reports_exact_log_prob_for_conditional_model():
     from training import datasets
-    from training.evaluation import evaluate
+    from training.likelihood import evaluate
 
     model = zoo.get("gated_pixelcnn", image_shape=(8, 8, 1), filters=4, num_layers=1,
                     num_classes=10, seed=0)

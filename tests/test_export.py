@@ -49,6 +49,29 @@ def test_versions_count_up_and_are_never_overwritten(run_dir, tmp_path, capsys):
     assert "curl" in card and "`elbo`" in card and "test_elbo_nats" in card
 
 
+def test_one_version_discovery_ignores_incomplete_numeric_folders(tmp_path):
+    from export import hub, layout
+    from export.config import scan
+
+    model_dir = tmp_path / "vae"
+    for version in ("1", "2", "010"):  # "010" is no canonical version number
+        (model_dir / version).mkdir(parents=True)
+        (model_dir / version / "saved_model.pb").write_bytes(b"")
+    (model_dir / "7").mkdir()  # numeric but without a SavedModel: a failed copy
+    (model_dir / ".tmp-x").mkdir()
+    assert layout.versions(str(model_dir)) == [1, 2]
+    assert layout.latest_version(str(model_dir)) == 2
+    assert layout.version_dir(str(model_dir)) == str(model_dir / "2")
+    assert export.next_version(str(model_dir)) == 3
+    (model_dir / "3").mkdir()  # never export into an existing folder
+    assert export.next_version(str(model_dir)) == 4
+    # Everything that looks for versions agrees.
+    assert scan(str(tmp_path)) == {"vae": [1, 2]}
+    assert hub.resolve(model_dir) == str(model_dir / "2")
+    assert layout.versions(str(tmp_path / "missing")) == []
+    assert layout.version_dir(str(tmp_path / "missing")) is None
+
+
 @pytest.mark.parametrize("args,message", [
     (["{tmp}/missing"], "holds no trained model"),
     (["{run}", "--name", "a/b"], "may hold only"),

@@ -15,7 +15,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 import export
-import zoo.hub
+import export.hub
 from export import config as serving_config
 from export.client import GrpcClient, RestClient, ServingError
 from export.warmup import read_warmup
@@ -203,27 +203,27 @@ def test_hub_load_handles(deployment, tmp_path):
     base = deployment["base"]
     model = deployment["model"]
     for handle in (base / "vae" / "2", f"file://{base / 'vae' / '2'}", base / "vae"):
-        loaded = zoo.hub.load(handle)
+        loaded = export.hub.load(handle)
         assert loaded.path.endswith(os.path.join("vae", "2"))
         out = loaded.predict("serving_default", seed=SEEDS)
         np.testing.assert_allclose(out["images"], model.sample_from_seeds(SEEDS), atol=1e-5)
         assert loaded.metadata["model"] == "vae"
-    with pytest.raises(zoo.hub.HubError, match="names no version"):
-        zoo.hub.load("https://www.kaggle.com/models/someone/vae/tensorFlow2/default")
-    with pytest.raises(zoo.hub.HubError, match="does not exist"):
-        zoo.hub.load(tmp_path / "nothing")
-    with pytest.raises(zoo.hub.HubError, match="not a readable SavedModel"):
-        zoo.hub.load(base / "broken" / "1")
-    with pytest.raises(zoo.hub.HubError, match="unknown signature"):
+    with pytest.raises(export.hub.HubError, match="names no version"):
+        export.hub.load("https://www.kaggle.com/models/someone/vae/tensorFlow2/default")
+    with pytest.raises(export.hub.HubError, match="does not exist"):
+        export.hub.load(tmp_path / "nothing")
+    with pytest.raises(export.hub.HubError, match="not a readable SavedModel"):
+        export.hub.load(base / "broken" / "1")
+    with pytest.raises(export.hub.HubError, match="unknown signature"):
         loaded.predict("sample", seed=SEEDS)
-    with pytest.raises(zoo.hub.HubError, match="shape"):
+    with pytest.raises(export.hub.HubError, match="shape"):
         loaded.predict("serving_default", seed=SEEDS[:, :1])
-    with pytest.raises(zoo.hub.HubError, match="int32"):
+    with pytest.raises(export.hub.HubError, match="int32"):
         loaded.predict("serving_default", seed=SEEDS.astype(np.float32))
 
 
 def test_tfsmlayer_fine_tunes_with_adam(deployment):
-    layer = zoo.hub.keras_layer(deployment["base"] / "vae" / "1", "decode", trainable=True)
+    layer = export.hub.keras_layer(deployment["base"] / "vae" / "1", "decode", trainable=True)
     z = keras.Input((4,))
     finetune = keras.Model(z, layer(z)["images"])
     finetune.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
@@ -267,7 +267,7 @@ def test_killed_export_leaves_only_complete_versions(deployment, tmp_path):
     assert not [e for e in entries if e.isdigit()], entries  # nothing half-written
     assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=120).returncode == 0
     assert [e for e in os.listdir(base / "vae") if e.isdigit()] == ["1"]
-    assert zoo.hub.load(base / "vae").predict("serving_default", seed=SEEDS)
+    assert export.hub.load(base / "vae").predict("serving_default", seed=SEEDS)
 
 
 @pytest.mark.skipif(not os.environ.get("ZOO_DOCKER_SERVING"),
@@ -312,7 +312,7 @@ def test_publish_prepares_a_kaggle_models_folder(deployment, tmp_path, capsys):
     assert instance["framework"] == "tensorFlow2" and "curl" in instance["usage"]
     # What is uploaded loads like the original.
     np.testing.assert_allclose(
-        zoo.hub.load(out / "default").predict("serving_default", seed=SEEDS)["images"],
+        export.hub.load(out / "default").predict("serving_default", seed=SEEDS)["images"],
         deployment["model"].sample_from_seeds(SEEDS), atol=1e-5)
     assert publish.main([version, "--out", str(out), "--owner", "zoo-team"]) == 2
     assert "exists" in capsys.readouterr().err

@@ -42,7 +42,10 @@ def test_run_directory_holds_every_artifact(finished_run):
     assert not os.path.exists(os.path.join(out, "backup"))
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     ev = metrics["evaluation"]
-    assert ev["evaluation_data"] == "binary_static" and ev["iwae_samples"] == 5
+    assert ev["evaluation_mode"] == "binary_static" and ev["iwae_samples"] == 5
+    # Each row says what its bits/dim are of.
+    assert (ev["likelihood_kind"], ev["num_levels"]) == ("bernoulli", 2)
+    assert ev["evaluation_data"] == "fixed binarization (binary_static)"
     assert np.isfinite(ev["test_elbo_nats"]) and ev["test_elbo_bits_per_dim"] > 0
     assert len(metrics["history"]["loss"]) == 2
     assert metrics["train_images_per_second"] > 0

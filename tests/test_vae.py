@@ -8,7 +8,7 @@ import tensorflow as tf
 import zoo
 from tests import contract
 from training import datasets
-from training.evaluation import evaluate
+from training.likelihood import evaluate
 from zoo import latent
 from zoo.distributions import ImageLikelihood
 

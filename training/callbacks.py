@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from export.layout import epoch_samples_file
 from training.images import display_scale, make_grid, save_png
 from zoo.layers.sampling import per_row_seeds
 
@@ -77,7 +78,7 @@ class SampleGrid(keras.callbacks.Callback):
                 grid = make_grid(self._sample(seeds, labels))
             else:
                 grid = make_grid(self._sample(seeds))
-            save_png(os.path.join(self.sample_dir, f"epoch_{epoch + 1:03d}.png"),
+            save_png(os.path.join(self.sample_dir, epoch_samples_file(epoch + 1)),
                      grid, scale=display_scale(model.image_shape[:2]))
             self._summary("samples", grid, epoch)
         if self.reference_images is not None and "reconstruct" in model.capabilities:

@@ -22,6 +22,7 @@ import re
 import keras
 import numpy as np
 
+from export import layout
 from training import datasets
 from zoo.errors import ConfigError
 
@@ -75,7 +76,7 @@ def train_classifier(dataset="digits", out=None, epochs=10, batch_size=64, seed=
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     out = out or default_classifier_dir(dataset)
-    if os.path.exists(os.path.join(out, "model.keras")) and not overwrite:
+    if layout.is_run_dir(out) and not overwrite:
         raise ConfigError(f"{out} already holds a classifier; pass --overwrite to replace it")
     info = datasets.info(dataset, data_dir=data_dir)
     if not info.num_classes:
@@ -90,14 +91,14 @@ def train_classifier(dataset="digits", out=None, epochs=10, batch_size=64, seed=
                         batch_size=batch_size, verbose=verbose, shuffle=True)
     _, accuracy = model.evaluate(x_test.astype(np.float32) / 255.0, y_test, verbose=0)
     os.makedirs(out, exist_ok=True)
-    model.save(os.path.join(out, "model.keras"))
+    model.save(os.path.join(out, layout.MODEL_FILE))
     run = {"model": CLASSIFIER, "dataset": dataset, "image_shape": list(info.image_shape),
            "num_classes": int(info.num_classes), "epochs": epochs, "batch_size": batch_size,
            "seed": seed, "status": "complete"}
     metrics = {"model": CLASSIFIER, "dataset": dataset, "test_accuracy": float(accuracy),
                "num_test": int(len(y_test)),
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
-    for name, data in (("run.json", run), ("metrics.json", metrics)):
+    for name, data in ((layout.RUN_FILE, run), (layout.METRICS_FILE, metrics)):
         with open(os.path.join(out, name), "w") as f:
             json.dump(data, f, indent=2)
     return metrics

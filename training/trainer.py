@@ -27,10 +27,11 @@ import keras
 import numpy as np
 
 import zoo
+from export import layout
 from training import datasets
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
-from training.evaluation import evaluate
 from training.images import display_scale, make_grid, save_png
+from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
 
 # Fields of run.json that must match for a killed run to resume.
@@ -89,7 +90,7 @@ def prepare_run_dir(out, run_info, overwrite=False):
     A finished run or a folder that is not a run directory is only replaced
     with `overwrite`; an unfinished run resumes only when its settings match.
     """
-    run_json = os.path.join(out, "run.json")
+    run_json = os.path.join(out, layout.RUN_FILE)
     if os.path.isdir(out) and os.listdir(out):
         previous = None
         if os.path.isfile(run_json):
@@ -225,7 +226,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     run_info["config"].pop("name", None)
     resuming = prepare_run_dir(out, run_info, overwrite)
     run_info["status"] = "running"
-    _write_json(os.path.join(out, "run.json"), run_info)
+    run_json = os.path.join(out, layout.RUN_FILE)
+    _write_json(run_json, run_info)
 
     labels = getattr(model, "requires_labels", False)
     train_ds = datasets.load(dataset, "train", batch_size=batch_size,
@@ -240,7 +242,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     if not resuming:
         run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
                                                   seed=seed)
-        _write_json(os.path.join(out, "run.json"), run_info)
+        _write_json(run_json, run_info)
 
     reference = next(iter(test_ds))
     reference = np.asarray(model.images_from_batch(reference))[:32]
@@ -248,14 +250,15 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     num_train = data_info.num_examples.get("train") or datasets.info(
         dataset, data_dir=data_dir).num_examples.get("train")
     throughput = Throughput(num_train)
-    backup_dir = os.path.join(out, "backup")
+    backup_dir = os.path.join(out, layout.BACKUP_DIR)
+    history_csv = os.path.join(out, layout.HISTORY_FILE)
     callbacks = [
         NaNGuard(),
         keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
-        keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(out, "logs")),
-        SampleGrid(os.path.join(out, "samples"),
-                   os.path.join(out, "logs", "images"), seed=seed,
+        keras.callbacks.CSVLogger(history_csv, append=True),
+        keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
+        SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
+                   os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
                    reference_images=reference),
         throughput,
     ]
@@ -270,33 +273,34 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
             "with --overwrite, or rerun as is to resume from it") from None
     train_seconds = time.perf_counter() - start
 
-    model_path = os.path.join(out, "model.keras")
+    model_path = os.path.join(out, layout.MODEL_FILE)
     model.save(model_path + ".tmp.keras")
     os.replace(model_path + ".tmp.keras", model_path)
 
     test_images = np.concatenate(
         [np.asarray(model.images_from_batch(b)) for b in test_ds.take(1)])
-    write_latent_figures(model, os.path.join(out, "latent"), test_images, seed)
-    write_model_figures(model, os.path.join(out, "figures"), test_images, seed)
+    write_latent_figures(model, os.path.join(out, layout.LATENT_DIR), test_images, seed)
+    write_model_figures(model, os.path.join(out, layout.FIGURES_DIR), test_images, seed)
     final = evaluate(model, test_ds, iwae_samples=iwae_samples, seed=seed)
     metrics = {
         "model": model_name, "dataset": dataset, "epochs": epochs,
-        "history": _read_history(os.path.join(out, "history.csv")),
+        "history": _read_history(history_csv),
         "initial_evaluation": run_info.get("initial_evaluation"),
         "evaluation": final,
         "train_seconds_this_session": train_seconds,
         "train_images_per_second": throughput.steady_rate(),
     }
-    _write_json(os.path.join(out, "metrics.json"), metrics)
+    metrics_json = os.path.join(out, layout.METRICS_FILE)
+    _write_json(metrics_json, metrics)
     run_info["evaluation"] = final
-    _write_json(os.path.join(out, "run.json"), run_info)
+    _write_json(run_json, run_info)
 
     if export:
         from export.saved_model import export_run
 
-        metrics["export"] = export_run(out, os.path.join(out, "export"))
-        _write_json(os.path.join(out, "metrics.json"), metrics)
+        metrics["export"] = export_run(out, os.path.join(out, layout.EXPORT_DIR))
+        _write_json(metrics_json, metrics)
     run_info["status"] = "complete"
-    _write_json(os.path.join(out, "run.json"), run_info)
+    _write_json(run_json, run_info)
     shutil.rmtree(backup_dir, ignore_errors=True)
     return metrics

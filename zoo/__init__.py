@@ -33,7 +33,5 @@ def _import_families():
 
 _import_families()
 
-from zoo import hub  # noqa: E402,F401  (exposes zoo.hub.load; TF only, no TFP)
-
 __all__ = ["get", "get_class", "list_models", "register", "ZooError",
            "UnknownModelError", "ConfigError", "InputError"]

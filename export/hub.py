@@ -1,14 +1,15 @@
 """Load exported zoo models from a path or a model hub.
 
-    import zoo.hub
-    model = zoo.hub.load("serving/vae")               # latest version under a model dir
-    model = zoo.hub.load("file:///models/vae/3")
-    model = zoo.hub.load("https://www.kaggle.com/models/OWNER/MODEL/tensorFlow2/VARIANT/2")
+    from export import hub
+    model = hub.load("serving/vae")               # latest version under a model dir
+    model = hub.load("file:///models/vae/3")
+    model = hub.load("https://www.kaggle.com/models/OWNER/MODEL/tensorFlow2/VARIANT/2")
     model.signatures["serving_default"](seed=tf.constant([[0, 0]]))
-    layer = zoo.hub.keras_layer("serving/vae/1", "decode", trainable=True)
+    layer = hub.keras_layer("serving/vae/1", "decode", trainable=True)
 
 Hub handles go through `tensorflow_hub` and its cache (set TFHUB_CACHE_DIR);
-they must name a version, so a model never changes under you.
+they must name a version, so a model never changes under you. Loading needs
+TensorFlow only, not the zoo or TFP: this module imports nothing from them.
 """
 
 import json
@@ -18,13 +19,13 @@ import re
 import keras
 import tensorflow as tf
 
-from zoo.errors import ZooError
+from export import layout
 
 _HUB_URL = re.compile(r"^https?://(www\.)?(kaggle\.com/models|tfhub\.dev)/")
 _VERSIONED = re.compile(r"/\d+/?$")
 
 
-class HubError(ZooError):
+class HubError(Exception):
     """A handle that cannot be resolved or loaded; the message says why."""
 
 
@@ -54,15 +55,13 @@ def resolve(handle):
                        "versioned Kaggle Models / tfhub.dev URL")
     if not os.path.isdir(handle):
         raise HubError(f"no SavedModel at {handle!r}: the directory does not exist")
-    if os.path.isfile(os.path.join(handle, "saved_model.pb")):
+    if layout.is_version_dir(handle):
         return handle
-    versions = sorted((int(d) for d in os.listdir(handle) if d.isdigit()
-                       and os.path.isfile(os.path.join(handle, d, "saved_model.pb"))),
-                      reverse=True)
-    if not versions:
-        raise HubError(f"{handle!r} holds neither saved_model.pb nor numeric version "
-                       "folders with one")
-    return os.path.join(handle, str(versions[0]))
+    newest = layout.version_dir(handle)
+    if newest is None:
+        raise HubError(f"{handle!r} holds neither {layout.SAVED_MODEL_FILE} nor numeric "
+                       "version folders with one")
+    return newest
 
 
 class ExportedModel:
@@ -75,7 +74,7 @@ class ExportedModel:
     def __init__(self, path, loaded):
         self.path = path
         self._loaded = loaded
-        meta_path = os.path.join(path, "metadata.json")
+        meta_path = os.path.join(path, layout.METADATA_FILE)
         self.metadata = {}
         if os.path.isfile(meta_path):
             with open(meta_path) as f:
@@ -136,6 +135,8 @@ def load(handle):
     return ExportedModel(path, loaded)
 
 
+# Registered under the package name it had as zoo.hub, so saved .keras
+# files that hold the layer keep loading.
 @keras.saving.register_keras_serializable(package="zoo")
 class TFSMLayer(keras.layers.TFSMLayer):
     """`keras.layers.TFSMLayer` whose weights can be fine-tuned with any optimizer.
