@@ -205,49 +205,22 @@ def test_sample_metrics_use_draws_when_the_target_offers_them(runs, tmp_path):
     assert result["metrics"]["nn_sample_to_train_median"] > 0.1
 
 
-class _MeansModel:
-    """A model whose samples are decoder means and that can draw x ~ p(x|z),
-    with the zoo's API: sample_from_seeds(seeds, labels=None, draw=False)."""
+def test_run_targets_of_a_vae_sample_draws(tmp_path):
+    """A VAE run is scored on draws x ~ p(x|z), exactly those its export serves."""
+    from tests import contract
 
-    samples_are_means = True
-    conditional = False
-
-    @staticmethod
-    def seed_spec():
-        import tensorflow as tf
-
-        return tf.TensorSpec((None, 2), tf.int32, name="seed")
-
-    def sample_from_seeds(self, seeds, labels=None, draw=False):
-        import tensorflow as tf
-
-        return tf.fill([tf.shape(seeds)[0], 8, 8, 1], 1.0 if draw else 0.5)
-
-
-def test_run_targets_sample_draws_from_models_whose_samples_are_means():
-    from training.evaluate.targets import draw_endpoint, traced_endpoint
-
-    model = _MeansModel()
-    means = traced_endpoint(lambda seed: {"images": model.sample_from_seeds(seed)},
-                            [model.seed_spec()])
-    target = E.Target("run", "stub", ".", (8, 8, 1),
-                      {"serving_default": draw_endpoint(model, means)},
-                      {"serving_default": ["seed"]}, None, "unit", None,
-                      samples_are_means=True)
-    images, _ = target.sample(5, seed=0, batch_size=2)
-    assert images.shape == (5, 8, 8, 1) and np.all(images == 1.0)
+    model = contract.build("vae")
+    path = str(tmp_path / "run")
+    os.makedirs(path)
+    model.save(os.path.join(path, "model.keras"))
+    with open(os.path.join(path, "run.json"), "w") as f:
+        json.dump({"model": "vae"}, f)
+    target = E.load_target(path)
+    images, _ = target.sample(6, seed=4, batch_size=4)
     assert target.sample_source == "draws from p(x|z)"
-    # A serving_default that returns draws itself (as the export does) is kept.
-    both = traced_endpoint(lambda seed: {"images": model.sample_from_seeds(seed),
-                                         "draws": model.sample_from_seeds(seed, draw=True)},
-                           [model.seed_spec()])
-    assert draw_endpoint(model, both) is None
-    # Samples that are not means, or a zoo without `draw`: serving_default as it is.
-    model.samples_are_means = False
-    assert draw_endpoint(model, means) is None
-    no_draw = _MeansModel()
-    no_draw.sample_from_seeds = lambda seeds, labels=None: None
-    assert draw_endpoint(no_draw, means) is None
+    # Bernoulli draws are binary; the decoder means are not.
+    assert set(np.unique(images)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(images, model.sample(6, seed=4, draw=True))
 
 
 def test_parzen_bandwidth_is_chosen_on_held_out_test_images(runs, monkeypatch):

@@ -131,7 +131,7 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
                 model.iwae(scored, num_samples=iwae_samples, seed=seed + b)))
         elif exact_log_prob:
             # Class-conditional models score images under their own labels.
-            kwargs = {"labels": batch[1]} if getattr(model, "conditional", False) else {}
+            kwargs = {"labels": batch[1]} if model.conditional else {}
             sums["ll"] += float(tf.reduce_sum(model.log_prob(scored, **kwargs)))
         if "reconstruct" in caps:
             sums["mse"] += float(tf.reduce_sum(

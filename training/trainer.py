@@ -229,7 +229,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     run_json = os.path.join(out, layout.RUN_FILE)
     _write_json(run_json, run_info)
 
-    labels = getattr(model, "requires_labels", False)
+    labels = model.requires_labels
     train_ds = datasets.load(dataset, "train", batch_size=batch_size,
                              mode=model.preprocessing(True), labels=labels,
                              seed=seed, data_dir=data_dir)

@@ -12,7 +12,6 @@ export's `serving_default` output `draws`, or for a run
 says which was used.
 """
 
-import inspect
 import json
 import os
 import types
@@ -122,30 +121,6 @@ class Target:
         return np.concatenate(out)
 
 
-def draw_endpoint(model, serving_default):
-    """A `serving_default` for a run that returns draws x ~ p(x|z), or None.
-
-    None when the model's samples are not decoder means, when its own
-    `serving_default` already returns `draws`, or when `sample_from_seeds`
-    takes no `draw` argument (a zoo without draws).
-
-    Args:
-      model: a zoo model.
-      serving_default: its traced `serving_default` (from `traced_endpoint`).
-    """
-    if not getattr(model, "samples_are_means", False) or serving_default is None:
-        return None
-    if "draws" in serving_default.output_names():
-        return None
-    if "draw" not in inspect.signature(model.sample_from_seeds).parameters:
-        return None
-    if model.conditional:
-        return traced_endpoint(lambda seed, label: {"draws": model.sample_from_seeds(
-            seed, labels=label, draw=True)}, [model.seed_spec(), model.label_spec()])
-    return traced_endpoint(lambda seed: {"draws": model.sample_from_seeds(seed, draw=True)},
-                         [model.seed_spec()])
-
-
 def _model_from_config(model_name, config):
     """An (untrained) instance of an exported model's class, or None."""
     try:
@@ -210,13 +185,10 @@ def _load_run(path):
     for name, (fn, specs) in model.serving_endpoints().items():
         endpoints[name] = traced_endpoint(fn, specs)
         inputs[name] = [s.name for s in specs]
-    draws = draw_endpoint(model, endpoints.get("serving_default"))
-    if draws is not None:
-        endpoints["serving_default"] = draws
     return Target("run", model.registered_name, path, model.image_shape, endpoints, inputs,
                   getattr(model, "num_classes", None), model.preprocessing(False), model,
-                  labels_for_likelihood=getattr(model, "requires_labels", False),
-                  samples_are_means=bool(getattr(model, "samples_are_means", False)))
+                  labels_for_likelihood=model.requires_labels,
+                  samples_are_means=model.samples_are_means)
 
 
 def _load_export(path):
