@@ -29,7 +29,8 @@ def _format_tensors(tensors):
 def _model_card(name, info):
     """README.md of an export: what it is, how it was trained, how to call it."""
     cls = info["model"]
-    lines = [f"# {name}", "", f"Zoo model `{cls}` exported as a TF Serving SavedModel."]
+    lines = [f"# {name}", "", f"Zoo model `{cls}` exported as a TF Serving SavedModel "
+                              f"by zoo {info['zoo_version']}."]
     if info.get("dataset"):
         lines.append(f"Trained on `{info['dataset']}` for {info.get('epochs', '?')} epochs "
                      f"(batch size {info.get('batch_size', '?')}).")
@@ -87,6 +88,7 @@ def export_model(model, path, metadata=None, name=None):
     """
     from export.signatures import signature_defs
     from export.warmup import write_warmup
+    from zoo import __version__ as zoo_version  # here: export.hub must load without the zoo
 
     name = name or model.registered_name
     if os.path.exists(path):
@@ -119,6 +121,7 @@ def export_model(model, path, metadata=None, name=None):
     info.update(
         name=name,
         model=model.registered_name,
+        zoo_version=zoo_version,
         config=model.get_config(),
         image_shape=list(model.image_shape),
         hub_endpoint=model.hub_endpoint,

@@ -15,6 +15,7 @@ import pkgutil
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from zoo._version import __version__  # noqa: E402,F401
 from zoo.errors import ConfigError, InputError, UnknownModelError, ZooError  # noqa: E402
 from zoo.registry import get, get_class, list_models, register  # noqa: E402
 
