@@ -1,12 +1,15 @@
 """Shared checks that every registered model runs (see test_models.py).
 
-A new model gets them by being registered. `TINY` shrinks a model's default
-config so the suite stays fast; a model absent from it runs with its
+A new model gets them by being registered. `tiny(name)` shrinks a model's
+default config so the suite stays fast; a model absent from it runs with its
 defaults on 8x8 digits.
 """
 
+import functools
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -20,30 +23,27 @@ from training import datasets
 
 IMAGE_SHAPE = (8, 8, 1)
 
-TINY = {
-    "vae": dict(latent_dim=4, hidden_units=(32,)),
-    "conv_vae": dict(latent_dim=4, filters=(8, 16), dense_units=32),
-    "autoencoder": dict(latent_dim=4, hidden_units=(32,)),
-    "sparse_autoencoder": dict(latent_dim=4, hidden_units=(32,), sparsity_weight=0.1,
-                               code_activation="sigmoid"),
-    "denoising_autoencoder": dict(latent_dim=4, hidden_units=(32,)),
-    "contractive_autoencoder": dict(latent_dim=4),
-    "linear_autoencoder": dict(latent_dim=4),
-    "pixelcnn": dict(filters=8, num_layers=2, first_kernel_size=5),
-    "gated_pixelcnn": dict(filters=8, num_layers=2, num_classes=10),
-    "pixelcnn_pp": dict(filters=8, num_resnet=1, num_mixtures=2),
-    "pixelrnn": dict(units=4, num_layers=1),
-    "gan": dict(latent_dim=4, hidden_units=(16,), k=2),
-    "dcgan": dict(latent_dim=4, filters=(8, 16), ema_decay=0.9),
-    "lsgan": dict(latent_dim=4, architecture="mlp", hidden_units=(16,)),
-    "wgan": dict(latent_dim=4, filters=(8, 16), n_critic=2),
-    "wgan_gp": dict(latent_dim=4, filters=(8, 16), n_critic=2),
-    "cgan": dict(latent_dim=4, hidden_units=(16,)),
-    "acgan": dict(latent_dim=4, filters=(8, 16)),
-    "infogan": dict(noise_dim=4, num_categories=3, num_continuous=2,
-                    architecture="mlp", hidden_units=(16,)),
-    "aae": dict(latent_dim=2, hidden_units=(16,), prior="mixture"),
-}
+def tiny(name):
+    """A copy of the tiny config of model `name` (empty: its defaults).
+
+    Each family's test module holds the tiny configs of its models in a
+    dict `TINY_CONFIGS`; a new model's entry goes there, beside its tests.
+    """
+    return dict(_tiny_configs().get(name, {}))
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_configs():
+    configs = {}
+    for info in pkgutil.iter_modules([os.path.dirname(os.path.abspath(__file__))]):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"tests.{info.name}")
+        for name, config in getattr(module, "TINY_CONFIGS", {}).items():
+            if name in configs:
+                raise ValueError(f"two test modules give a tiny config for {name!r}")
+            configs[name] = config
+    return configs
 
 # Modules the fresh serving process must do without: the zoo's own code and
 # TFP. TensorFlow itself loads keras, so keras stays importable.
@@ -51,7 +51,7 @@ BLOCKED = ("zoo", "training", "export", "tensorflow_probability")
 
 
 def build(name, **overrides):
-    kwargs = dict(TINY.get(name, {}), image_shape=IMAGE_SHAPE, **overrides)
+    kwargs = dict(tiny(name), image_shape=IMAGE_SHAPE, **overrides)
     if "seed" in zoo.registry.accepted_kwargs(zoo.get_class(name)):
         kwargs.setdefault("seed", 0)
     return zoo.get(name, **kwargs)
@@ -61,7 +61,7 @@ def batches(model, training=True, n=64, batch_size=32):
     return datasets.load(
         "digits", "train" if training else "test", batch_size=batch_size,
         mode=model.preprocessing(training), take=n, shuffle=False,
-        labels=model.requires_labels)
+        labels=model.requires_labels, drop_remainder=model.requires_full_batches)
 
 
 def real_images(model, n=5):

@@ -21,6 +21,16 @@ from zoo.autoencoders.denoising_autoencoder import NOISES
 FAMILY = ["autoencoder", "sparse_autoencoder", "denoising_autoencoder",
           "contractive_autoencoder", "linear_autoencoder"]
 
+# Tiny configs for the shared contract (tests/contract.py).
+TINY_CONFIGS = {
+    "autoencoder": dict(latent_dim=4, hidden_units=(32,)),
+    "sparse_autoencoder": dict(latent_dim=4, hidden_units=(32,), sparsity_weight=0.1,
+                               code_activation="sigmoid"),
+    "denoising_autoencoder": dict(latent_dim=4, hidden_units=(32,)),
+    "contractive_autoencoder": dict(latent_dim=4),
+    "linear_autoencoder": dict(latent_dim=4),
+}
+
 
 def digits(split):
     images, labels = datasets.load_arrays("digits", split)

@@ -20,6 +20,14 @@ SMALL = {
 MODELS = list(SMALL)
 tfd = tfp.distributions
 
+# Tiny configs for the shared contract (tests/contract.py).
+TINY_CONFIGS = {
+    "pixelcnn": dict(filters=8, num_layers=2, first_kernel_size=5),
+    "gated_pixelcnn": dict(filters=8, num_layers=2, num_classes=10),
+    "pixelcnn_pp": dict(filters=8, num_resnet=1, num_mixtures=2),
+    "pixelrnn": dict(units=4, num_layers=1),
+}
+
 
 def build(key, image_shape, num_levels, weight_scale=0.5, **overrides):
     name = key.split("_row")[0].split("_diagonal")[0]

@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_dir(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "conv_vae")
     train("conv_vae", epochs=1, batch_size=256, out=out, export=False, verbose=0,
-          iwae_samples=2, overrides=dict(contract.TINY["conv_vae"]))
+          iwae_samples=2, overrides=contract.tiny("conv_vae"))
     return out
 
 

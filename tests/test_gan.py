@@ -15,7 +15,24 @@ from tests import contract
 from training import datasets
 from zoo import latent
 from zoo.errors import ConfigError, InputError
+from zoo import losses
+from zoo.gan.base import to_symmetric
 from zoo.losses import gradient_penalty
+
+# Tiny configs for the shared contract (tests/contract.py).
+TINY_CONFIGS = {
+    "gan": dict(latent_dim=4, hidden_units=(16,), k=2),
+    "dcgan": dict(latent_dim=4, filters=(8, 16), ema_decay=0.9),
+    "lsgan": dict(latent_dim=4, architecture="mlp", hidden_units=(16,)),
+    "wgan": dict(latent_dim=4, filters=(8, 16), n_critic=2),
+    "wgan_gp": dict(latent_dim=4, filters=(8, 16), n_critic=2),
+    "cgan": dict(latent_dim=4, hidden_units=(16,)),
+    "acgan": dict(latent_dim=4, filters=(8, 16)),
+    "infogan": dict(noise_dim=4, num_categories=3, num_continuous=2,
+                    architecture="mlp", hidden_units=(16,)),
+    "aae": dict(latent_dim=2, hidden_units=(16,), prior="mixture"),
+    "sngan": dict(latent_dim=4, filters=(8, 16), n_dis=2),
+}
 
 
 def _weights(variables):
@@ -28,10 +45,11 @@ def _changed(before, variables):
 
 def _real_batch(model, n=16):
     batch = next(iter(contract.batches(model, n=n, batch_size=n)))
-    return model._unpack(batch)
+    images, labels = model.unpack_batch(batch)
+    return to_symmetric(images), labels
 
 
-@pytest.mark.parametrize("name", ["dcgan", "wgan_gp", "cgan", "aae"])
+@pytest.mark.parametrize("name", ["dcgan", "wgan_gp", "cgan", "aae", "sngan"])
 def test_each_update_moves_only_its_player(name):
     model = contract.build(name)
     model.compile()
@@ -50,14 +68,72 @@ def test_each_update_moves_only_its_player(name):
 
 
 @pytest.mark.parametrize("name,kwarg,k", [("gan", "k", 3), ("wgan_gp", "n_critic", 2),
-                                          ("gan", "k", 1)])
+                                          ("gan", "k", 1), ("sngan", "n_dis", 2)])
 def test_k_discriminator_updates_per_generator_update(name, kwarg, k):
     model = contract.build(name, **{kwarg: k})
     model.compile()
-    model.fit(contract.batches(model, n=64, batch_size=16), epochs=1, verbose=0)
-    assert int(model.g_optimizer.iterations) == 4
-    assert int(model.d_optimizer.iterations) == 4 * k
+    # 6 batches of 16: each discriminator update takes a fresh one, so an
+    # epoch is 6 / k generator updates.
+    model.fit(contract.batches(model, n=96, batch_size=16), epochs=1, verbose=0)
+    assert int(model.d_optimizer.iterations) == 6
+    assert int(model.g_optimizer.iterations) == 6 // k
     assert model.optimizer is model.g_optimizer
+    # The old schedule, one real batch for all k updates, on request.
+    model = contract.build(name, **{kwarg: k})
+    model.compile(real_batches="reuse")
+    model.fit(contract.batches(model, n=96, batch_size=16), epochs=1, verbose=0)
+    assert int(model.g_optimizer.iterations) == 6
+    assert int(model.d_optimizer.iterations) == 6 * k
+
+
+@pytest.mark.parametrize("source", ["dataset", "arrays"])
+def test_each_critic_update_sees_a_fresh_real_minibatch(source):
+    """Algorithm 1 of WGAN/WGAN-GP: n_critic updates on n_critic different
+    real minibatches, together one pass over the data."""
+    model = contract.build("wgan_gp", n_critic=3)
+    model.compile(run_eagerly=True)
+    seen = []
+    d_step = model.d_step
+
+    def spy(real, labels=None):
+        seen.append(np.asarray(real))
+        return d_step(real, labels)
+
+    model.d_step = spy
+    # 48 distinct images whose first pixel is their index.
+    images = np.zeros((48, 8, 8, 1), np.float32)
+    images[:, 0, 0, 0] = np.arange(48) / 47
+    if source == "dataset":
+        model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8, drop_remainder=True),
+                  epochs=1, verbose=0)
+    else:
+        model.fit(images, batch_size=8, epochs=1, verbose=0)
+    assert len(seen) == 6 and int(model.g_optimizer.iterations) == 2
+    assert all(batch.shape == (8, 8, 8, 1) for batch in seen)
+    ids = [set(np.rint((b[:, 0, 0, 0] + 1) / 2 * 47).astype(int)) for b in seen]
+    for i in range(6):
+        for j in range(i):
+            assert not ids[i] & ids[j], (i, j)
+    assert set().union(*ids) == set(range(48))
+
+
+def test_fresh_real_batches_refuse_inputs_they_cannot_regroup():
+    model = contract.build("wgan_gp")
+    model.compile()
+
+    def generator():
+        yield np.zeros((4, 8, 8, 1), np.float32)
+
+    with pytest.raises(ConfigError, match="real_batches='reuse'"):
+        model.fit(generator(), epochs=1, verbose=0, steps_per_epoch=1)
+    images = np.zeros((20, 8, 8, 1), np.float32)
+    with pytest.raises(ConfigError, match="drop_remainder=True"):
+        model.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match="fewer than the 2"):
+        model.fit(tf.data.Dataset.from_tensor_slices(images).batch(16, drop_remainder=True),
+                  epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match="real_batches"):
+        model.compile(real_batches="sometimes")
 
 
 def test_wgan_critic_weights_stay_in_the_clip_box_after_every_step():
@@ -98,34 +174,156 @@ def test_gradient_penalty_matches_a_hand_computation():
     real = rng.normal(size=(5, 3)).astype(np.float32)
     fake = rng.normal(size=(5, 3)).astype(np.float32)
     eps = rng.uniform(size=5).astype(np.float32)
-    got = float(gradient_penalty(critic, real, fake, eps))
+    got = gradient_penalty(critic, real, fake, eps).numpy()
     x_hat = eps[:, None] * real + (1 - eps[:, None]) * fake
     # d/dx [tanh(x W1 + b1) W2] = W1 diag(1 - tanh^2) W2, per row.
     slope = 1 - np.tanh(x_hat @ w1 + b1) ** 2
     grads = (slope * w2[:, 0]) @ w1.T
-    expected = np.mean((np.linalg.norm(grads, axis=1) - 1) ** 2)
-    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(got, (np.linalg.norm(grads, axis=1) - 1) ** 2, rtol=1e-5)
 
 
-def test_wgan_gp_critic_loss_is_wasserstein_estimate_plus_lambda_penalty():
-    model = contract.build("wgan_gp", gp_weight=10.0)
-    real, _ = _real_batch(model)
-    z = model._random_latents(16)
-    loss, logs = model._discriminator_loss(real, None, z, training=True)
+def test_gradient_penalty_on_images_uses_each_samples_eps_and_whole_norm():
+    """f(x) = sum over (H, W, C) of a * x^2 has gradient 2 a x: the norm runs
+    over every pixel and channel of a sample, at that sample's own x_hat."""
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.5, 2.0, size=(1, 4, 3, 2)).astype(np.float32)
+    real = rng.normal(size=(6, 4, 3, 2)).astype(np.float32)
+    fake = rng.normal(size=(6, 4, 3, 2)).astype(np.float32)
+    eps = np.linspace(0.0, 1.0, 6).astype(np.float32)
+    got = gradient_penalty(lambda x: tf.reduce_sum(a * x * x, [1, 2, 3]), real, fake,
+                           eps).numpy()
+    x_hat = eps[:, None, None, None] * real + (1 - eps[:, None, None, None]) * fake
+    norms = np.sqrt(np.sum((2 * a * x_hat) ** 2, axis=(1, 2, 3)))
+    np.testing.assert_allclose(got, (norms - 1) ** 2, rtol=1e-5)
+    # A per-channel or batch-shared eps gives other numbers.
+    shared = gradient_penalty(lambda x: tf.reduce_sum(a * x * x, [1, 2, 3]), real, fake,
+                              np.full(6, 0.5, np.float32)).numpy()
+    assert not np.allclose(shared, got)
+
+
+def _softplus(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+def _cross_entropy(logits, labels):
+    logits = logits - logits.max(-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return -log_p[np.arange(len(labels)), labels]
+
+
+REAL = np.array([-2.0, -0.3, 0.0, 0.7, 3.0], np.float32)
+FAKE = np.array([1.5, -1.2, 0.2, -0.8, -4.0], np.float32)
+
+
+@pytest.mark.parametrize("name,d_loss,g_loss", [
+    ("gan", lambda r, f: _softplus(-r) + _softplus(f), lambda f: _softplus(-f)),
+    ("lsgan", lambda r, f: 0.5 * (r - 1) ** 2 + 0.5 * f ** 2, lambda f: 0.5 * (f - 1) ** 2),
+    ("wgan", lambda r, f: f - r, lambda f: -f),
+    ("wgan_gp", lambda r, f: f - r, lambda f: -f),
+    ("sngan", lambda r, f: np.maximum(0, 1 - r) + np.maximum(0, 1 + f), lambda f: -f),
+])
+def test_each_model_hands_its_scores_to_the_papers_loss(name, d_loss, g_loss):
+    model = contract.build(name)
+    np.testing.assert_allclose(model.discriminator_loss(REAL, FAKE), d_loss(REAL, FAKE),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.generator_loss(FAKE), g_loss(FAKE), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_minimax_generator_loss_is_log_one_minus_d():
+    p = 1 / (1 + np.exp(-FAKE))
+    model = contract.build("gan", generator_loss="minimax")
+    np.testing.assert_allclose(model.generator_loss(FAKE), np.log(1 - p), rtol=1e-5)
+    np.testing.assert_allclose(losses.non_saturating_generator(FAKE), -np.log(p), rtol=1e-5)
+
+
+def _pass(model, real_out, fake_out, labels=None, z=None, **extra):
+    """A forward pass with chosen discriminator outputs."""
+    import types
+
+    return types.SimpleNamespace(real_out=tf.constant(real_out, tf.float32),
+                                 fake_out=tf.constant(fake_out, tf.float32),
+                                 labels=labels, z=z, training=False, **extra)
+
+
+def test_acgan_class_loss_counts_real_and_fake_images():
+    model = contract.build("acgan", num_classes=3)
+    rng = np.random.default_rng(2)
+    real_out = rng.normal(size=(5, 4)).astype(np.float32)
+    fake_out = rng.normal(size=(5, 4)).astype(np.float32)
+    labels = np.array([0, 2, 1, 1, 0], np.int32)
+    terms = model._discriminator_terms(_pass(model, real_out, fake_out, labels))
+    class_loss = _cross_entropy(real_out[:, 1:], labels) + _cross_entropy(fake_out[:, 1:], labels)
+    np.testing.assert_allclose(terms["class_loss"], class_loss, rtol=1e-5)
     np.testing.assert_allclose(
-        float(loss), float(logs["d_fake"] - logs["d_real"] + 10.0 * logs["gp"]), rtol=1e-5)
-    assert float(logs["gp"]) > 0
+        terms["d_loss"], _softplus(-real_out[:, 0]) + _softplus(fake_out[:, 0]) + class_loss,
+        rtol=1e-5)
+    np.testing.assert_array_equal(terms["class_accuracy"],
+                                  np.argmax(real_out[:, 1:], -1) == labels)
+    g = model._generator_terms(_pass(model, real_out, fake_out, labels))["g_loss"]
+    np.testing.assert_allclose(
+        g, _softplus(-fake_out[:, 0]) + _cross_entropy(fake_out[:, 1:], labels), rtol=1e-5)
 
 
-def test_minimax_and_non_saturating_generator_losses():
-    fake_logits = tf.constant([[-3.0], [0.5]])
-    p = tf.sigmoid(fake_logits)
-    for loss, expected in [("minimax", tf.reduce_mean(tf.math.log(1 - p))),
-                           ("non_saturating", -tf.reduce_mean(tf.math.log(p)))]:
-        model = contract.build("gan", generator_loss=loss)
-        model._d = lambda x, labels=None, training=False: fake_logits
-        got, _ = model._generator_loss(None, None, tf.zeros([2, model.latent_dim]), False)
-        np.testing.assert_allclose(float(got), float(expected), rtol=1e-5)
+def test_infogan_mutual_information_term_weights_codes_separately():
+    model = contract.build("infogan", categorical_weight=1.0, continuous_weight=0.25)
+    rng = np.random.default_rng(3)
+    categories = np.array([0, 2, 1, 2], np.int32)
+    continuous = rng.uniform(-1, 1, size=(4, 2)).astype(np.float32)
+    z = model.codes_to_latent(rng.normal(size=(4, 4)).astype(np.float32), categories,
+                              continuous)
+    # Outputs: [source logit, 3 category logits, 2 continuous means].
+    fake_out = rng.normal(size=(4, 6)).astype(np.float32)
+    real_out = rng.normal(size=(4, 6)).astype(np.float32)
+    terms = model._discriminator_terms(_pass(model, real_out, fake_out, z=z))
+    categorical = _cross_entropy(fake_out[:, 1:4], categories)
+    gaussian = 0.5 * np.sum((continuous - fake_out[:, 4:]) ** 2, -1)
+    np.testing.assert_allclose(terms["info_loss"], categorical + 0.25 * gaussian, rtol=1e-5)
+    np.testing.assert_allclose(
+        terms["d_loss"], _softplus(-real_out[:, 0]) + _softplus(fake_out[:, 0])
+        + categorical + 0.25 * gaussian, rtol=1e-5)
+    g = model._generator_terms(_pass(model, real_out, fake_out, z=z))["g_loss"]
+    np.testing.assert_allclose(g, _softplus(-fake_out[:, 0]) + categorical + 0.25 * gaussian,
+                               rtol=1e-5)
+
+
+def test_aae_discriminates_prior_draws_from_codes_and_reconstructs():
+    model = contract.build("aae", adversarial_weight=0.5)
+    real, _ = _real_batch(model, 6)
+    p = model._forward(real, None, training=False)
+    # "Real" for the code discriminator: prior draws; "fake": codes of the data.
+    np.testing.assert_allclose(p.real_input, p.z)
+    np.testing.assert_allclose(p.fake_input, model.encoder(real), atol=1e-6)
+    terms = model._generator_terms(p)
+    recon = np.mean((np.asarray(model.generator(p.fake_input)) - np.asarray(real)) ** 2,
+                    axis=(1, 2, 3))
+    np.testing.assert_allclose(terms["reconstruction"], recon, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        terms["g_loss"], recon + 0.5 * _softplus(-np.asarray(p.fake_out)[:, 0]), rtol=1e-5,
+        atol=1e-7)
+
+
+def test_wgan_gp_critic_loss_adds_lambda_times_an_independent_penalty(monkeypatch):
+    """eps = 1 puts x_hat on the real points; the penalty there is checked
+    against a central finite-difference gradient of the critic."""
+    model = zoo.get("wgan_gp", image_shape=(1, 1, 2), latent_dim=2, architecture="mlp",
+                    hidden_units=(8,), gp_weight=10.0, seed=0)
+    real = tf.constant(np.random.default_rng(4).uniform(-1, 1, (5, 1, 1, 2)), tf.float32)
+    monkeypatch.setattr(keras.random, "uniform", lambda shape, **kw: tf.ones(shape))
+    p = model._forward(real, None, training=False)
+    terms = model._discriminator_terms(p)
+
+    def f(x):
+        return model.discriminator(tf.constant(x, tf.float32)).numpy()[:, 0].astype(np.float64)
+
+    x, h = real.numpy().astype(np.float64), 1e-3
+    grads = np.stack([(f(x + h * e) - f(x - h * e)) / (2 * h)
+                      for e in np.eye(2).reshape(2, 1, 1, 2)], -1)
+    gp = (np.linalg.norm(grads, axis=-1) - 1) ** 2
+    np.testing.assert_allclose(terms["gp"], gp, rtol=2e-2, atol=1e-4)
+    wasserstein = np.asarray(p.fake_out)[:, 0] - np.asarray(p.real_out)[:, 0]
+    np.testing.assert_allclose(terms["d_loss"], wasserstein + 10.0 * gp, rtol=2e-2, atol=1e-3)
+    assert np.all(gp > 0)
 
 
 def test_ema_generator_tracks_the_generator_and_is_used_for_sampling():
@@ -210,6 +408,7 @@ def test_keras_file_restores_optimizers_without_warnings(tmp_path):
     ("dcgan", dict(ema_decay=1.0)), ("gan", dict(generator_loss="hinge")),
     ("lsgan", dict(architecture="resnet")), ("cgan", dict(num_classes=1)),
     ("infogan", dict(num_categories=1)), ("aae", dict(prior="laplace")),
+    ("infogan", dict(continuous_weight=-0.1)), ("sngan", dict(n_dis=0)),
 ])
 def test_bad_config_is_a_clear_error(name, kwargs):
     key = next(iter(kwargs))
@@ -370,7 +569,8 @@ def test_wgan_gp_covers_the_modes_of_a_ring_of_gaussians():
     model = zoo.get("wgan_gp", image_shape=(1, 1, 2), latent_dim=2, architecture="mlp",
                     hidden_units=(64, 64, 64), seed=1)
     model.compile(**model.make_optimizers(1e-3), jit_compile=True)
-    data = tf.data.Dataset.from_tensor_slices(_ring(2000 * 64, 2)).batch(64)
+    # A fresh real batch for each of the 5 critic updates of a generator step.
+    data = tf.data.Dataset.from_tensor_slices(_ring(5 * 2000 * 64, 2)).batch(64)
     model.fit(data, epochs=1, verbose=0)
     assert int(model.d_optimizer.iterations) == 5 * int(model.g_optimizer.iterations) == 10000
     points = (2 * model.sample(2000, seed=0).numpy().reshape(-1, 2) - 1) * RING_SCALE
@@ -430,3 +630,60 @@ def test_training_cli_trains_and_exports_a_conditional_gan(tmp_path):
     history = json.load(open(os.path.join(out, "metrics.json")))["history"]
     assert {"d_loss", "g_loss", "val_d_loss", "d_real", "d_fake"} <= set(history)
     assert not os.path.exists(os.path.join(out, "backup"))
+
+
+# ------------------------------------------------------ spectral normalization
+@pytest.mark.parametrize("layer,shape", [(lambda: keras.layers.Dense(5), (3, 7)),
+                                         (lambda: keras.layers.Conv2D(4, 3), (2, 6, 6, 3))])
+def test_spectral_normalization_divides_by_the_largest_singular_value(layer, shape):
+    from zoo.layers.spectral import SpectralNormalization
+
+    keras.utils.set_random_seed(0)
+    inner = layer()
+    sn = SpectralNormalization(inner)
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    sn(x)
+    u0 = np.array(sn.u)
+    sn(x, training=False)
+    np.testing.assert_array_equal(np.array(sn.u), u0)  # inference leaves u alone
+    for _ in range(30):  # power iteration converges
+        sn(x, training=True)
+    assert not np.allclose(np.array(sn.u), u0)
+    w = np.array(inner.kernel).reshape(-1, inner.kernel.shape[-1])
+    top = np.linalg.svd(w, compute_uv=False)[0]
+    np.testing.assert_allclose(float(sn.sigma()), top, rtol=1e-4)
+    # The output is the wrapped layer's with W / sigma(W).
+    plain = np.asarray(inner(x)) - np.array(inner.bias)
+    np.testing.assert_allclose(np.asarray(sn(x)), plain / top + np.array(inner.bias),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_sngan_keeps_its_power_iteration_vectors_in_saves_and_exports(tmp_path):
+    from export import export_model
+
+    model = contract.fit_step("sngan")
+    us = model.discriminator.non_trainable_weights
+    # One u per spectrally normalized layer: 2 convolutions and the head.
+    assert len(us) == 3 and all(w.path.endswith("/u") for w in us)
+    path = str(tmp_path / "sngan.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for a, b in zip(loaded.discriminator.non_trainable_weights, us, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    images = contract.real_images(model, 4)
+    expected = model.discriminate(images)["score"]
+    np.testing.assert_array_equal(loaded.discriminate(images)["score"], expected)
+    export_model(model, str(tmp_path / "export"))
+    served = tf.saved_model.load(str(tmp_path / "export"))
+    np.testing.assert_allclose(
+        served.signatures["discriminate"](images=tf.constant(images))["score"], expected,
+        rtol=1e-5, atol=1e-6)
+
+
+def test_training_cli_trains_and_exports_sngan(tmp_path):
+    from training import train as train_cli
+
+    out = str(tmp_path / "sngan")
+    assert train_cli.main(["sngan", "--epochs", "1", "--out", out, "--verbose", "0",
+                           "--set", "latent_dim=4", "--set", "filters=(8,16)"]) == 0
+    assert os.path.isfile(os.path.join(out, "export/sngan/1/saved_model.pb"))

@@ -32,7 +32,7 @@ def deployment(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
     run_dir = str(root / "run")
     train("vae", epochs=1, batch_size=256, out=run_dir, export=False, verbose=0,
-          iwae_samples=2, overrides=dict(contract.TINY["vae"]))
+          iwae_samples=2, overrides=contract.tiny("vae"))
     base = root / "models"
     export.export_run(run_dir, str(base))
     export.export_run(run_dir, str(base))
@@ -138,11 +138,20 @@ def test_rest_protocol_rules(deployment):
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    # Single input: bare instances are allowed; single output: unnamed predictions.
+    # Single input: bare instances are allowed. serving_default has two
+    # outputs (decoder means and draws), so each prediction is a named row.
     code, reply = post({"instances": [[0, 0], [0, 1]]})
+    assert code == 200 and len(reply["predictions"]) == 2
+    assert set(reply["predictions"][0]) == {"images", "draws"}
+    assert np.asarray(reply["predictions"][1]["draws"]).shape == (8, 8, 1)
+    # Single output (reconstruct): unnamed predictions and outputs.
+    image = np.zeros((8, 8, 1)).tolist()
+    code, reply = post({"signature_name": "reconstruct", "instances": [image, image]})
     assert code == 200 and np.asarray(reply["predictions"]).shape == (2, 8, 8, 1)
-    code, reply = post({"inputs": [[0, 0]]})
+    code, reply = post({"signature_name": "reconstruct", "inputs": [image]})
     assert code == 200 and np.asarray(reply["outputs"]).shape == (1, 8, 8, 1)
+    code, reply = post({"inputs": [[0, 0]]})
+    assert code == 200 and np.asarray(reply["outputs"]["draws"]).shape == (1, 8, 8, 1)
     code, reply = post({"instances": [[0, 0]], "inputs": [[0, 0]]})
     assert code == 400 and "error" in reply
 

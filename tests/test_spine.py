@@ -171,12 +171,14 @@ def test_validators_accept_good_values():
 
 
 def test_int_vector_checks_in_python_and_in_graph():
-    with pytest.raises(InputError, match=r"labels must lie in \[0, 2\]"):
+    with pytest.raises(InputError, match=r"labels must lie in \[0, 3\)"):
         checks.labels([0, 3], 3)
+    with pytest.raises(InputError, match=r"k must lie in \[1, 4\]"):
+        checks.int_vector("k", [0], 1, 4)
     fn = tf.function(lambda v: checks.labels(v, 3),
                      input_signature=[tf.TensorSpec([None], tf.int32)])
     np.testing.assert_array_equal(fn(tf.constant([0, 2])), [0, 2])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be in"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must be in \[0, 3\)"):
         fn(tf.constant([3]))
 
 

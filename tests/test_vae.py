@@ -12,6 +12,12 @@ from training.likelihood import evaluate
 from zoo import latent
 from zoo.distributions import ImageLikelihood
 
+# Tiny configs for the shared contract (tests/contract.py).
+TINY_CONFIGS = {
+    "vae": dict(latent_dim=4, hidden_units=(32,)),
+    "conv_vae": dict(latent_dim=4, filters=(8, 16), dense_units=32),
+}
+
 
 @pytest.fixture(scope="module")
 def trained():

@@ -232,7 +232,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     labels = model.requires_labels
     train_ds = datasets.load(dataset, "train", batch_size=batch_size,
                              mode=model.preprocessing(True), labels=labels,
-                             seed=seed, data_dir=data_dir)
+                             seed=seed, data_dir=data_dir,
+                             drop_remainder=model.requires_full_batches)
     # Seed 0 for the test data: its split and fixed binarization must not
     # change with the run's seed, or runs would be scored on different data.
     test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),

@@ -108,6 +108,13 @@ class GenerativeModel(keras.Model):
         return bool(getattr(self, "num_classes", None))
 
     @property
+    def requires_full_batches(self):
+        """True when every `fit` batch must have the same size (batch the
+        dataset with drop_remainder=True); GANs with several
+        discriminator updates per step need it."""
+        return False
+
+    @property
     def requires_labels(self):
         """True when `fit` batches must be (images, labels)."""
         return self.conditional
@@ -242,6 +249,10 @@ class GenerativeModel(keras.Model):
     # -------------------------------------------------------------- training
     #: Names of the values `loss_terms` returns; one tracker each.
     metric_names = ("loss",)
+
+    def _after_init(self):
+        """Runs once the outermost constructor returns (see `recording_init`)."""
+        self._make_trackers()
 
     def _make_trackers(self):
         self._trackers = [keras.metrics.Mean(name=n) for n in self.metric_names]

@@ -150,19 +150,21 @@ def seed_value(name, value):
 
 
 # -------------------------------------------------------------------- tensors
-def int_vector(name, values, low, high, num_rows=None):
+def int_vector(name, values, low, high, num_rows=None, interval=None):
     """int32 [N] with every value in [low, high].
 
     Python inputs are checked at once (`InputError`); the range check is
     also part of the graph, so an exported signature refuses bad requests
-    with `InvalidArgumentError`.
+    with `InvalidArgumentError`. `interval` is how messages write the range
+    (default "[low, high]").
     """
+    interval = interval or f"[{low}, {high}]"
     if isinstance(values, (np.ndarray, list, tuple)):
         arr = np.asarray(values)
         if arr.dtype.kind not in "iu":
             raise InputError(f"{name} must be integers, got dtype {arr.dtype}")
         if arr.size and (arr.min() < low or arr.max() > high):
-            raise InputError(f"{name} must lie in [{low}, {high}], got values "
+            raise InputError(f"{name} must lie in {interval}, got values "
                              f"from {arr.min()} to {arr.max()}")
     values = tf.convert_to_tensor(values)
     if not values.dtype.is_integer or values.shape.rank != 1:
@@ -171,7 +173,7 @@ def int_vector(name, values, low, high, num_rows=None):
     if num_rows is not None and values.shape[0] not in (None, num_rows):
         raise InputError(f"got {values.shape[0]} {name} for {num_rows} rows")
     values = tf.cast(values, tf.int32)
-    message = f"{name} must be in [{low}, {high}]"
+    message = f"{name} must be in {interval}"
     with tf.control_dependencies([
             tf.debugging.assert_greater_equal(values, low, message=message),
             tf.debugging.assert_less_equal(values, high, message=message)]):
@@ -180,7 +182,8 @@ def int_vector(name, values, low, high, num_rows=None):
 
 def labels(values, num_classes, num_rows=None):
     """Class labels as int32 [N] in [0, num_classes)."""
-    return int_vector("labels", values, 0, num_classes - 1, num_rows)
+    return int_vector("labels", values, 0, num_classes - 1, num_rows,
+                      interval=f"[0, {num_classes})")
 
 
 def seeds(values):

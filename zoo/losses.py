@@ -52,12 +52,93 @@ def bernoulli_kl(rho, rho_hat, eps=1e-6):
             + (1.0 - rho) * tf.math.log((1.0 - rho) / (1.0 - rho_hat)))
 
 
-def gradient_penalty(critic, real, fake, epsilon, target=1.0):
-    """Two-sided gradient penalty of WGAN-GP ([1], eq. 3, without lambda).
+# ------------------------------------------------------------- adversarial
+# Pure functions of the discriminator's scores, one value per example ([N]);
+# the GAN base reduces them over the batch in one place. Real/fake scores are
+# the raw outputs of D on real data and on generated data.
 
-    E[(||grad_x D(x_hat)||_2 - target)^2] with x_hat = eps * real +
+def identity(scores):
+    """Scores reported as they are (critics and least-squares discriminators)."""
+    return tf.identity(scores)
+
+
+def gan_discriminator(real_logits, fake_logits):
+    """-log D(x) - log(1 - D(G(z))) on logits ([1], eq. 1)."""
+    return tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits)
+
+
+def non_saturating_generator(fake_logits):
+    """-log D(G(z)), the generator loss [1] recommends in practice (sec. 3)."""
+    return tf.nn.softplus(-fake_logits)
+
+
+def minimax_generator(fake_logits):
+    """log(1 - D(G(z))) = -softplus(logit), the saturating objective of [1], eq. 1."""
+    return -tf.nn.softplus(fake_logits)
+
+
+def least_squares_discriminator(real_scores, fake_scores):
+    """1/2 (D(x) - 1)^2 + 1/2 D(G(z))^2: LSGAN with the 0-1 coding ([2], eq. 9)."""
+    return 0.5 * tf.square(real_scores - 1.0) + 0.5 * tf.square(fake_scores)
+
+
+def least_squares_generator(fake_scores):
+    """1/2 (D(G(z)) - 1)^2 ([2], eq. 9)."""
+    return 0.5 * tf.square(fake_scores - 1.0)
+
+
+def wasserstein_critic(real_scores, fake_scores):
+    """f(G(z)) - f(x): the negated Wasserstein-1 estimate the critic minimizes ([3])."""
+    return fake_scores - real_scores
+
+
+def wasserstein_generator(fake_scores):
+    """-f(G(z)) ([3], Algorithm 1); also the hinge generator loss of [5]."""
+    return -fake_scores
+
+
+def hinge_discriminator(real_scores, fake_scores):
+    """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) ([5], as used by [6])."""
+    return tf.nn.relu(1.0 - real_scores) + tf.nn.relu(1.0 + fake_scores)
+
+
+def class_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] per example (AC-GAN's L_C, [7], eq. 2)."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def accuracy(logits, labels):
+    """1 where argmax(logits) == label, else 0, per example (float32)."""
+    return tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                            tf.cast(labels, tf.int32)), tf.float32)
+
+
+def mutual_information_terms(category_logits, categories, means, continuous):
+    """InfoGAN's L_I parts per example ([8], eq. 5), up to constants.
+
+    Args:
+      category_logits: [N, K] logits of Q(c_cat | x).
+      categories: [N, K] one-hot categorical codes that made x.
+      means: [N, M] means of the fixed-unit-variance Gaussian Q(c_cont | x).
+      continuous: [N, M] continuous codes that made x (M may be 0).
+
+    Returns:
+      (categorical [N], continuous [N]): cross-entropy and Gaussian NLL.
+    """
+    categorical = tf.nn.softmax_cross_entropy_with_logits(labels=categories,
+                                                          logits=category_logits)
+    gaussian = 0.5 * tf.reduce_sum(tf.square(continuous - means), -1)
+    return categorical, gaussian
+
+
+def gradient_penalty(critic, real, fake, epsilon, target=1.0):
+    """Two-sided gradient penalty of WGAN-GP ([4], eq. 3, without lambda).
+
+    (||grad_x D(x_hat)||_2 - target)^2 per sample, with x_hat = eps * real +
     (1 - eps) * fake, the points on straight lines between real and
-    generated samples where [1] enforces the 1-Lipschitz constraint.
+    generated samples where [4] enforces the 1-Lipschitz constraint. The
+    norm is over all of a sample's dimensions (H, W, C for images), and
+    each sample has its own eps.
 
     Args:
       critic: callable mapping x_hat [N, ...] to scores [N] or [N, 1]; each
@@ -67,10 +148,7 @@ def gradient_penalty(critic, real, fake, epsilon, target=1.0):
       target: the gradient norm the penalty pulls towards.
 
     Returns:
-      Scalar tensor.
-
-    References:
-      [1] Gulrajani et al. Improved Training of Wasserstein GANs. NeurIPS 2017.
+      Tensor [N].
     """
     real = tf.convert_to_tensor(real)
     fake = tf.convert_to_tensor(fake)
@@ -85,4 +163,16 @@ def gradient_penalty(critic, real, fake, epsilon, target=1.0):
     grads = tape.gradient(total, x_hat)
     axes = tf.range(1, tf.rank(grads))
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + 1e-12)
-    return tf.reduce_mean(tf.square(norms - target))
+    return tf.square(norms - target)
+
+
+# References of the adversarial losses:
+#   [1] Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
+#   [2] Mao et al. Least Squares Generative Adversarial Networks. ICCV 2017.
+#   [3] Arjovsky, Chintala, Bottou. Wasserstein GAN. ICML 2017.
+#   [4] Gulrajani et al. Improved Training of Wasserstein GANs. NeurIPS 2017.
+#   [5] Lim, Ye. Geometric GAN. arXiv:1705.02894, 2017.
+#   [6] Miyato et al. Spectral Normalization for GANs. ICLR 2018.
+#   [7] Odena, Olah, Shlens. Conditional Image Synthesis with Auxiliary
+#       Classifier GANs. ICML 2017.
+#   [8] Chen et al. InfoGAN. NeurIPS 2016.

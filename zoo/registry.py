@@ -53,8 +53,9 @@ def recording_init(init):
 
     `GenerativeModel` applies it to every subclass's `__init__`; the bound
     arguments, defaults applied, become `get_config()`, so no model writes
-    a `get_config` of its own. The model's `_make_trackers` runs then too,
-    when every attribute `metric_names` may read is set.
+    a `get_config` of its own. The model's `_after_init` runs then too,
+    when every attribute a subclass sets is there (the base makes the
+    metric trackers in it; GANs build their players).
     """
     signature = inspect.signature(init)
 
@@ -75,7 +76,7 @@ def recording_init(init):
             elif kind is not inspect.Parameter.VAR_POSITIONAL:
                 config[name] = _plain(value)
         object.__setattr__(self, "_constructor_config", config)
-        self._make_trackers()
+        self._after_init()
 
     # Keras reads constructor arguments with getfullargspec, which does not
     # follow __wrapped__ but honours __signature__.

@@ -66,6 +66,11 @@ def _columns(rows):
     return columns + [(k, k, None) for k in keys]
 
 
+def _md(text):
+    """A table cell: a "|" in the text (e.g. "p(x|z)") would split the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _cell(values, key, label):
     if key not in values or (label is not None and values.get("evaluation_data") != label):
         return "n/a"
@@ -90,9 +95,9 @@ def compare(paths):
              "|---|---|---|---:|---|" + "---:|" * len(columns)]
     for path, d in rows:
         cells = [_cell(d["metrics"], key, label) for _, key, label in columns]
-        lines.append(f"| {os.path.dirname(path)} | {d['model']} | {d['dataset']} | "
-                     f"{d['num_samples']} | {d.get('samples') or 'n/a'} | "
-                     + " | ".join(cells) + " |")
+        lines.append(f"| {_md(os.path.dirname(path))} | {_md(d['model'])} | "
+                     f"{_md(d['dataset'])} | {d['num_samples']} | "
+                     f"{_md(d.get('samples') or 'n/a')} | " + " | ".join(cells) + " |")
     datasets_seen = {d["dataset"] for _, d in rows}
     if len(datasets_seen) > 1:
         lines += ["", f"Warning: the runs were evaluated on different datasets "

@@ -2,11 +2,11 @@
 
 import tensorflow as tf
 
+from zoo import checks
 from zoo.distributions import PRIORS, make_prior
-from zoo.errors import ConfigError, InputError
+from zoo.errors import InputError
 from zoo.gan import networks
-from zoo.gan.base import (GANBase, bce_discriminator_loss,
-                          non_saturating_generator_loss, to_symmetric)
+from zoo.gan.base import GANBase, to_symmetric
 from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
@@ -43,6 +43,7 @@ class AAE(GANBase):
     """
 
     discriminator_norm = None
+    metric_names = GANBase.metric_names + ("reconstruction",)
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=8, prior="normal",
                  adversarial_weight=1.0, architecture="mlp", hidden_units=(256, 256),
@@ -50,31 +51,15 @@ class AAE(GANBase):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          architecture=architecture, hidden_units=hidden_units,
                          filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
-        if prior not in PRIORS:
-            raise ConfigError(f"unknown prior {prior!r}; choose one of {PRIORS}")
-        self.prior_kind = prior
+        self.prior_kind = checks.choice("prior", prior, PRIORS)
         self.prior = self._make_prior()
-        try:
-            self.adversarial_weight = float(adversarial_weight)
-        except (TypeError, ValueError):
-            raise ConfigError("adversarial_weight must be a number >= 0, got "
-                              f"{adversarial_weight!r}") from None
-        if not self.adversarial_weight >= 0:
-            raise ConfigError("adversarial_weight must be a number >= 0, got "
-                              f"{adversarial_weight!r}")
+        self.adversarial_weight = checks.non_negative_float("adversarial_weight",
+                                                            adversarial_weight)
         self.encoder = self._build_encoder()
-        self._build_networks()
-
-    extra_metrics = ("reconstruction",)
 
     def _make_prior(self):
         """p(z): any `tfd` distribution with batch [] and event [latent_dim]."""
         return make_prior(self.prior_kind, self.latent_dim)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(prior=self.prior_kind, adversarial_weight=self.adversarial_weight)
-        return config
 
     def _build_encoder(self):
         if self.architecture == "mlp":
@@ -110,21 +95,17 @@ class AAE(GANBase):
         return self._decode(self._encode(images))
 
     # -------------------------------------------------------------- training
-    def _discriminator_loss(self, real, labels, z, training):
-        codes = self.encoder(real, training=training)
-        prior_out = self._d(z, training=training)
-        code_out = self._d(codes, training=training)
-        return bce_discriminator_loss(prior_out, code_out), {
-            "d_real": tf.reduce_mean(tf.sigmoid(prior_out)),
-            "d_fake": tf.reduce_mean(tf.sigmoid(code_out))}
+    def _discriminator_inputs(self, real, labels, z, training):
+        # "Real": draws from the prior; "fake": codes of the data ([1], sec. 2).
+        return z, self.encoder(real, training=training)
 
-    def _generator_loss(self, real, labels, z, training):
-        codes = self.encoder(real, training=training)
+    def _generator_terms(self, p):
+        terms = super()._generator_terms(p)
         reconstruction = tf.reduce_mean(tf.square(
-            self.generator(codes, training=training) - real))
-        adversarial = non_saturating_generator_loss(self._d(codes, training=training))
-        return reconstruction + self.adversarial_weight * adversarial, {
-            "reconstruction": reconstruction}
+            self.generator(p.fake_input, training=p.training) - p.real), [1, 2, 3])
+        terms["g_loss"] = reconstruction + self.adversarial_weight * terms["g_loss"]
+        terms["reconstruction"] = reconstruction
+        return terms
 
     # ---------------------------------------------------------------- export
     def serving_endpoints(self):

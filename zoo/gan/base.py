@@ -1,9 +1,18 @@
 """Shared machinery of the adversarial family: two players, two optimizers.
 
-`GANBase.train_step` runs `d_steps` discriminator updates, then one
-generator update (Algorithm 1 of [1]); each update touches only its own
-player's variables. Subclasses choose networks and losses through small
-hooks (`_discriminator_loss`, `_generator_loss`, `_after_d_step`, ...).
+`GANBase.train_step` runs `d_steps` discriminator updates, each on a fresh
+real minibatch, then one generator update (Algorithm 1 of [1], [3], [4]).
+Each update runs both players forward once (`_forward`) and hands the
+discriminator's outputs to pure loss functions of `zoo.losses`; a model
+chooses those functions and adds terms (`_discriminator_terms`,
+`_generator_terms`), it never writes a forward pass or an update.
+
+Fresh real batches: with `d_steps = k > 1`, `fit` regroups its stream so
+that one step receives k minibatches (k * batch_size rows, split into k
+interleaved minibatches of batch_size rows). One epoch is then one pass of
+the data through the discriminator: len(data) / k generator updates and
+len(data) discriminator updates. `compile(real_batches="reuse")` keeps
+one minibatch for all k updates instead (and one fit batch per step).
 
 Images: the public API, the datasets (`preprocessing` "unit") and every
 exported signature use [0, 1]; inside, both players work in [-1, 1] so the
@@ -13,19 +22,24 @@ References:
   [1] Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
   [2] Radford, Metz, Chintala. Unsupervised Representation Learning with
       Deep Convolutional GANs. ICLR 2016.
-  [3] Yazici et al. The Unusual Effectiveness of Averaging in GAN
+  [3] Arjovsky, Chintala, Bottou. Wasserstein GAN. ICML 2017.
+  [4] Gulrajani et al. Improved Training of Wasserstein GANs. NeurIPS 2017.
+  [5] Yazici et al. The Unusual Effectiveness of Averaging in GAN
       Training. ICLR 2019 (exponential moving average of the generator).
 """
+
+import types
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.saving import serialization_lib
 
+from zoo import checks, losses
 from zoo.base import GenerativeModel
-from zoo.checks import positive_int, positive_ints
-from zoo.errors import ConfigError, InputError
+from zoo.errors import ConfigError
 from zoo.gan import networks
+
+REAL_BATCHES = ("fresh", "reuse")
 
 
 def to_symmetric(images):
@@ -38,15 +52,10 @@ def to_unit(images):
     return tf.clip_by_value(0.5 * (images + 1.0), 0.0, 1.0)
 
 
-def bce_discriminator_loss(real_logits, fake_logits):
-    """-log D(x) - log(1 - D(G(z))) ([1], eq. 1), on logits, mean over rows."""
-    return tf.reduce_mean(tf.nn.softplus(-real_logits)) + \
-        tf.reduce_mean(tf.nn.softplus(fake_logits))
-
-
-def non_saturating_generator_loss(fake_logits):
-    """-log D(G(z)), the generator loss [1] recommends in practice (sec. 3)."""
-    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+def adam_optimizers(learning_rate, beta_1, beta_2):
+    """`optimizer_defaults` with one Adam of these settings per player."""
+    settings = {"learning_rate": learning_rate, "beta_1": beta_1, "beta_2": beta_2}
+    return {"d_optimizer": ("Adam", settings), "g_optimizer": ("Adam", settings)}
 
 
 class GANBase(GenerativeModel):
@@ -61,53 +70,51 @@ class GANBase(GenerativeModel):
       filters: channels of the stride-2 stages of the DCGAN discriminator,
         reversed in the generator.
       ema_decay: None, or the decay in (0, 1) of an exponential moving
-        average of the generator's weights [3], then used by `sample`,
+        average of the generator's weights [5], then used by `sample`,
         `generate` and every export.
       seed: seeds the noise of training.
 
-    Subclass attributes:
-      d_steps: discriminator updates per generator update.
-      discriminator_norm: normalization of the discriminator's hidden layers.
-      discriminator_takes_labels: conditional discriminator (cGAN) or not.
-      discriminator_outputs: width of the discriminator's head.
+    Class attributes a model sets:
+      discriminator_loss, generator_loss: functions of `zoo.losses` on the
+        discriminator's first output (real and fake scores -> [N]; fake
+        scores -> [N]).
+      score: what `d_real` / `d_fake` report of a score (D's probability
+        for logit models).
+      d_steps: discriminator updates per generator update (or an argument).
+      discriminator_norm, discriminator_bias, spectral_norm,
+      discriminator_takes_labels, discriminator_outputs: the discriminator.
     """
 
     hub_endpoint = "generate"
-    requires_labels = False
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    optimizer_defaults = adam_optimizers(2e-4, 0.5, 0.999)  # [2], sec. 4
+    discriminator_loss = staticmethod(losses.gan_discriminator)
+    generator_loss = staticmethod(losses.non_saturating_generator)
+    score = staticmethod(tf.sigmoid)
     d_steps = 1
     discriminator_norm = "batch"
     discriminator_takes_labels = False
     discriminator_outputs = 1
     #: Whether the discriminator's head has a bias (a critic's loss ignores it).
     discriminator_bias = True
+    spectral_norm = False
     #: Name of the discriminator output in `discriminate`.
     score_name = "logits"
-    #: Adam settings of `make_optimizers`: learning rate, beta_1, beta_2 ([2]).
-    adam = (2e-4, 0.5, 0.999)
 
-    def __init__(self, image_shape, latent_dim, architecture, hidden_units,
-                 filters, ema_decay, seed, **kwargs):
+    def __init__(self, image_shape, latent_dim, architecture="mlp",
+                 hidden_units=(256, 256), filters=(64, 128), ema_decay=None, seed=None,
+                 **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
-        self.latent_dim = positive_int("latent_dim", latent_dim)
-        if architecture not in networks.ARCHITECTURES:
-            raise ConfigError(f"architecture must be one of "
-                              f"{networks.ARCHITECTURES}, got {architecture!r}")
-        self.architecture = architecture
-        self.hidden_units = positive_ints("hidden_units", hidden_units)
-        self.filters = positive_ints("filters", filters)
-        if ema_decay is not None:
-            try:
-                ok = 0.0 < float(ema_decay) < 1.0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ConfigError(
-                    f"ema_decay must be None or a number in (0, 1), got {ema_decay!r}")
-            ema_decay = float(ema_decay)
-        self.ema_decay = ema_decay
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.architecture = checks.choice("architecture", architecture,
+                                          networks.ARCHITECTURES)
+        self.hidden_units = checks.positive_ints("hidden_units", hidden_units)
+        self.filters = checks.positive_ints("filters", filters)
+        self.ema_decay = checks.optional(checks.open_unit_float, "ema_decay", ema_decay)
+        self.real_batches = "fresh"
 
-    def _build_networks(self):
-        """Builds the players (and the EMA copy); subclasses call it last in __init__."""
+    def _after_init(self):
+        """Builds the players (and the EMA copy) once every attribute is set."""
         self.generator = self._build_generator("generator")
         self.discriminator = self._build_discriminator()
         if self.ema_decay is not None:
@@ -115,8 +122,8 @@ class GANBase(GenerativeModel):
             self.ema_generator.trainable = False
             for ema, w in zip(self.ema_generator.weights, self.generator.weights):
                 ema.assign(w)
-        self._make_trackers()
         self.built = True
+        super()._after_init()
 
     def _build_generator(self, name):
         classes = self.num_classes if self.conditional else None
@@ -128,25 +135,14 @@ class GANBase(GenerativeModel):
 
     def _build_discriminator(self):
         classes = self.num_classes if self.discriminator_takes_labels else None
+        options = dict(outputs=self.discriminator_outputs, num_classes=classes,
+                       normalization=self.discriminator_norm,
+                       output_bias=self.discriminator_bias,
+                       spectral_norm=self.spectral_norm)
         if self.architecture == "mlp":
             return networks.mlp_discriminator(
-                self.image_shape, tuple(reversed(self.hidden_units)),
-                self.discriminator_outputs, classes, self.discriminator_norm,
-                self.discriminator_bias)
-        return networks.conv_discriminator(
-            self.image_shape, self.filters, self.discriminator_outputs, classes,
-            self.discriminator_norm, self.discriminator_bias)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(latent_dim=self.latent_dim, architecture=self.architecture,
-                      hidden_units=self.hidden_units, filters=self.filters,
-                      ema_decay=self.ema_decay)
-        return config
-
-    def preprocessing(self, training=True):
-        del training
-        return "unit"
+                self.image_shape, tuple(reversed(self.hidden_units)), **options)
+        return networks.conv_discriminator(self.image_shape, self.filters, **options)
 
     # ----------------------------------------------------------- the players
     @property
@@ -192,26 +188,16 @@ class GANBase(GenerativeModel):
     def _sample(self, seeds, labels=None):
         return self._generate(self.latents_from_seeds(seeds), labels)
 
-    def _labels_arg(self, labels, num_rows, needed):
-        if not needed:
-            if labels is not None:
-                raise InputError(f"model {self.registered_name!r} takes no labels here")
-            return None
-        if labels is None:
-            raise InputError(f"model {self.registered_name!r} is class-conditional: "
-                             f"pass labels in [0, {self.num_classes})")
-        return self.check_labels(labels, num_rows)
-
     def generate(self, z, labels=None):
         """Images [N, H, W, C] in [0, 1] from codes z [N, latent_dim] (+ labels [N])."""
         z = self.check_codes(z)
-        return self._generate(z, self._labels_arg(labels, z.shape[0], self.conditional))
+        return self._generate(z, self.labels_arg(labels, z.shape[0]))
 
     def discriminate(self, images, labels=None):
         """The discriminator's outputs for images [N, H, W, C] in [0, 1]: a dict
         of [N] (or [N, K]) tensors, e.g. {"logits"} or {"critic"}."""
         images = self.check_images(images)
-        labels = self._labels_arg(labels, images.shape[0], self.discriminator_takes_labels)
+        labels = self.labels_arg(labels, images.shape[0], self.discriminator_takes_labels)
         return self._discriminate(images, labels)
 
     def _discriminate(self, images, labels=None):
@@ -221,73 +207,58 @@ class GANBase(GenerativeModel):
         return self._generate(inputs)
 
     # -------------------------------------------------------------- training
-    def _make_trackers(self):
-        names = ("d_loss", "g_loss", "d_real", "d_fake") + self.extra_metrics
-        self._trackers = [keras.metrics.Mean(name=n) for n in names]
+    def _discriminator_inputs(self, real, labels, z, training):
+        """(what D sees as real, what D sees as fake): data and G(z) here;
+        the AAE's discriminator sees prior draws and codes instead."""
+        return real, self._g(z, labels, training=training)
 
-    #: Names of further per-step values the losses report.
-    extra_metrics = ()
+    def _forward(self, real, labels, training, with_real=True):
+        """Both players once, for one update: a namespace of real (the data
+        batch in [-1, 1]), labels, z, real_input / fake_input (what D saw)
+        and real_out / fake_out (D's raw outputs; real_out None when not
+        needed)."""
+        z = self._random_latents(tf.shape(real)[0])
+        real_input, fake_input = self._discriminator_inputs(real, labels, z, training)
+        return types.SimpleNamespace(
+            real=real, labels=labels, z=z, training=training,
+            real_input=real_input, fake_input=fake_input,
+            real_out=self._d(real_input, labels, training) if with_real else None,
+            fake_out=self._d(fake_input, labels, training))
 
-    @property
-    def metrics(self):
-        return list(self._trackers)
+    def _discriminator_terms(self, p):
+        """{"d_loss", "d_real", "d_fake", ...}: per-example values [N] of one
+        forward pass `p`; models extend it with their own terms."""
+        real, fake = p.real_out[:, 0], p.fake_out[:, 0]
+        return {"d_loss": self.discriminator_loss(real, fake),
+                "d_real": self.score(real), "d_fake": self.score(fake)}
 
-    def _score(self, outputs):
-        """What d_real / d_fake report: D's probability for logit models."""
-        return tf.sigmoid(outputs)
+    def _generator_terms(self, p):
+        """{"g_loss", ...}: per-example values [N] of one forward pass `p`."""
+        return {"g_loss": self.generator_loss(p.fake_out[:, 0])}
 
-    def _discriminator_loss(self, real, labels, z, training):
-        """(loss, {metric: value}) for real images in [-1, 1] and codes z."""
-        fake = self._g(z, labels, training=training)
-        real_out = self._d(real, labels, training=training)[:, :1]
-        fake_out = self._d(fake, labels, training=training)[:, :1]
-        return bce_discriminator_loss(real_out, fake_out), {
-            "d_real": tf.reduce_mean(self._score(real_out)),
-            "d_fake": tf.reduce_mean(self._score(fake_out))}
-
-    def _generator_loss(self, real, labels, z, training):
-        """(loss, {metric: value}); `real` is there for models that need it (AAE)."""
-        fake_out = self._d(self._g(z, labels, training=training), labels,
-                           training=training)[:, :1]
-        return non_saturating_generator_loss(fake_out), {}
+    def _reduced(self, terms):
+        return {name: self.reduce_loss(value) for name, value in terms.items()}
 
     def _after_d_step(self):
         """Runs after every discriminator update (WGAN clips weights here)."""
 
-    def _unpack(self, data):
-        """(images in [-1, 1], int32 labels or None) from a `fit` batch."""
-        if isinstance(data, (tuple, list)):
-            images, labels = data[0], (data[1] if len(data) > 1 else None)
-        else:
-            images, labels = data, None
-        if self.requires_labels:
-            if labels is None:
-                raise InputError(
-                    f"model {self.registered_name!r} is class-conditional: its "
-                    "dataset must yield (images, labels) batches, e.g. "
-                    "training.datasets.load(..., labels=True) on a labelled dataset")
-            labels = self.check_labels(labels)
-        return to_symmetric(tf.cast(images, tf.float32)), labels
-
     def d_step(self, real, labels=None):
         """One discriminator update on real images in [-1, 1]; returns its metrics."""
-        z = self._random_latents(tf.shape(real)[0])
         with tf.GradientTape() as tape:
-            loss, logs = self._discriminator_loss(real, labels, z, training=True)
-        variables = self.d_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            terms = self._reduced(self._discriminator_terms(
+                self._forward(real, labels, training=True)))
+        self.minimize(self.d_optimizer, terms["d_loss"], self.d_variables, tape)
         self._after_d_step()
-        return {"d_loss": loss, **logs}
+        return terms
 
     def g_step(self, real, labels=None):
         """One generator update (the discriminator is only read); returns its metrics."""
-        z = self._random_latents(tf.shape(real)[0])
         with tf.GradientTape() as tape:
-            loss, logs = self._generator_loss(real, labels, z, training=True)
-        variables = self.g_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            terms = self._reduced(self._generator_terms(
+                self._forward(real, labels, training=True, with_real=False)))
+        self.minimize(self.g_optimizer, terms["g_loss"], self.g_variables, tape)
         self._update_ema()
-        return {"g_loss": loss, **logs}
+        return terms
 
     def _update_ema(self):
         if self.ema_decay is None:
@@ -296,42 +267,90 @@ class GANBase(GenerativeModel):
         for ema, w in zip(self.ema_generator.weights, self.generator.weights):
             ema.assign(d * ema + (1.0 - d) * w)
 
-    def _report(self, logs):
-        for tracker in self._trackers:
-            if tracker.name in logs:
-                tracker.update_state(logs[tracker.name])
-        return {m.name: m.result() for m in self.metrics}
+    def _critic_batches(self, real, labels):
+        """The d_steps (real, labels) minibatches of one step (see the module doc)."""
+        k = self.d_steps
+        if k == 1 or self.real_batches == "reuse":
+            return [(real, labels)] * k
+
+        def part(x, i):
+            # Row j * k + i of the step's batch belongs to minibatch i.
+            x = tf.reshape(x, tf.concat([[-1, k], tf.shape(x)[1:]], 0))
+            return x[:, i]
+
+        return [(part(real, i), None if labels is None else part(labels, i))
+                for i in range(k)]
 
     def train_step(self, data):
-        real, labels = self._unpack(data)
+        images, labels = self.unpack_batch(data)
         logs = {}
-        # Algorithm 1 of [1]: k discriminator updates, each with fresh noise
-        # (the real batch is reused), then one generator update.
-        for _ in range(self.d_steps):
-            logs.update(self.d_step(real, labels))
-        logs.update(self.g_step(real, labels))
-        return self._report(logs)
+        for real, real_labels in self._critic_batches(to_symmetric(images), labels):
+            logs.update(self.d_step(real, real_labels))
+        logs.update(self.g_step(real, real_labels))
+        return self.report(logs)
 
     def test_step(self, data):
-        real, labels = self._unpack(data)
-        n = tf.shape(real)[0]
-        d_loss, logs = self._discriminator_loss(real, labels, self._random_latents(n), False)
-        g_loss, g_logs = self._generator_loss(real, labels, self._random_latents(n), False)
-        return self._report({"d_loss": d_loss, "g_loss": g_loss, **logs, **g_logs})
+        images, labels = self.unpack_batch(data)
+        p = self._forward(to_symmetric(images), labels, training=False)
+        return self.report(self._reduced({**self._discriminator_terms(p),
+                                          **self._generator_terms(p)}))
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.fit`; with d_steps > 1 and fresh real batches, each
+        step takes d_steps minibatches of `batch_size` (see the module doc).
+
+        Args:
+          x: a `tf.data.Dataset` of batches, or arrays of images (with `y`
+            labels) batched by `batch_size` (default 32).
+        """
+        if self.d_steps > 1 and self.real_batches == "fresh":
+            x, y, batch_size = self._grouped(x, y, batch_size, kwargs.get("shuffle", True))
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    @property
+    def requires_full_batches(self):
+        return self.d_steps > 1 and self.real_batches == "fresh"
+
+    def _grouped(self, x, y, batch_size, shuffle):
+        """k fit batches as one step's batch, rows interleaved (row j * k + i
+        from batch i), so the cardinality stays known: Keras 3 runs the side
+        effects of one extra step at the end of a stream of unknown length."""
+        k = self.d_steps
+        if isinstance(x, (np.ndarray, tf.Tensor)):
+            x = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
+            if shuffle:
+                x = x.shuffle(len(x), reshuffle_each_iteration=True)
+            x = x.batch(batch_size or 32, drop_remainder=True)
+        elif not isinstance(x, tf.data.Dataset):
+            raise ConfigError(
+                f"{self.registered_name} takes {k} fresh real minibatches per step, so "
+                f"fit needs a tf.data.Dataset or arrays (got {type(x).__name__}); "
+                "compile(real_batches='reuse') trains on other inputs with one "
+                "minibatch for all discriminator updates")
+        if any(spec.shape[0] is None for spec in tf.nest.flatten(x.element_spec)):
+            raise ConfigError(
+                f"{self.registered_name} takes {k} fresh real minibatches of equal size "
+                "per step: batch its dataset with drop_remainder=True (or "
+                "compile(real_batches='reuse'))")
+
+        batches = int(x.cardinality())
+        if 0 <= batches < k:
+            raise ConfigError(
+                f"{self.registered_name}'s dataset has {batches} batch(es), fewer than "
+                f"the {k} fresh real minibatches one step takes: use a smaller batch "
+                "size or more data")
+
+        def interleave(batch):
+            flat = tf.reshape(tf.experimental.numpy.swapaxes(batch, 0, 1),
+                              tf.concat([[-1], tf.shape(batch)[2:]], 0))
+            return tf.ensure_shape(flat, [k * batch.shape[1]] + batch.shape[2:])
+
+        return x.batch(k, drop_remainder=True).map(
+            lambda *parts: tuple(map(interleave, parts)) if len(parts) > 1
+            else interleave(parts[0])), None, None
 
     # ------------------------------------------------------------ optimizers
-    def make_optimizers(self, learning_rate=None):
-        """One optimizer per player, with the paper's settings.
-
-        Returns:
-          {"d_optimizer": ..., "g_optimizer": ...} for `compile`.
-        """
-        lr, beta_1, beta_2 = self.adam
-        return {name: keras.optimizers.Adam(learning_rate or lr, beta_1=beta_1,
-                                            beta_2=beta_2)
-                for name in ("d_optimizer", "g_optimizer")}
-
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, real_batches="fresh", **kwargs):
         """Compiles with one optimizer per player (defaults: `make_optimizers()`).
 
         Both optimizers are built here, on their players' variables, and are
@@ -343,6 +362,8 @@ class GANBase(GenerativeModel):
         Args:
           d_optimizer, g_optimizer: `keras.optimizers.Optimizer`s, names or
             configs.
+          real_batches: "fresh" (a new real minibatch for each discriminator
+            update, Algorithm 1 of [1]) or "reuse" (one for all d_steps).
           **kwargs: `keras.Model.compile` arguments such as `jit_compile`;
             `optimizer` and `loss` are not taken.
         """
@@ -352,54 +373,43 @@ class GANBase(GenerativeModel):
                     f"{type(self).__name__}.compile takes d_optimizer and "
                     f"g_optimizer (the losses are the model's own), not {key}=")
             kwargs.pop(key, None)
+        self.real_batches = checks.choice("real_batches", real_batches, REAL_BATCHES)
         defaults = self.make_optimizers()
-        d_optimizer = keras.optimizers.get(d_optimizer) if d_optimizer is not None \
-            else defaults["d_optimizer"]
-        g_optimizer = keras.optimizers.get(g_optimizer) if g_optimizer is not None \
-            else defaults["g_optimizer"]
+        d_optimizer = defaults["d_optimizer"] if d_optimizer is None \
+            else keras.optimizers.get(d_optimizer)
+        g_optimizer = defaults["g_optimizer"] if g_optimizer is None \
+            else keras.optimizers.get(g_optimizer)
         if d_optimizer is g_optimizer:
             raise ConfigError("d_optimizer and g_optimizer must be two optimizer objects")
         super().compile(optimizer=g_optimizer, **kwargs)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         d_optimizer.build(self.d_variables)
         g_optimizer.build(self.g_variables)
-        self._compile_config = serialization_lib.SerializableDict(
-            d_optimizer=d_optimizer, g_optimizer=g_optimizer, **kwargs)
+        self._gan_compile_kwargs = dict(kwargs, real_batches=self.real_batches)
+
+    def get_compile_config(self):
+        """Both optimizers and the compile options, for `.keras` files."""
+        if not getattr(self, "_gan_compile_kwargs", None):
+            return None
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+                **self._gan_compile_kwargs}
 
     def compile_from_config(self, config):
         """Recompiles a loaded `.keras` model with its saved optimizers."""
-        self.compile(**serialization_lib.deserialize_keras_object(config))
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
 
     # ---------------------------------------------------------------- export
-    def z_spec(self):
-        return tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-
     def serving_endpoints(self):
         """`serving_default` (seed [+ label]), `generate` (z [+ label]) ->
         {"images"} in [0, 1]; `discriminate` (images [+ label]) -> scores."""
         endpoints = super().serving_endpoints()
-        if self.conditional:
-            endpoints["generate"] = (
-                lambda z, label: {"images": self._generate(z, self.check_labels(label))},
-                [self.z_spec(), self.label_spec()])
-        else:
-            endpoints["generate"] = (lambda z: {"images": self._generate(z)},
-                                     [self.z_spec()])
-        if self.discriminator_takes_labels:
-            endpoints["discriminate"] = (
-                lambda images, label: self._discriminate(
-                    self.check_images(images), self.check_labels(label)),
-                [self.image_spec(), self.label_spec()])
-        else:
-            endpoints["discriminate"] = (
-                lambda images: self._discriminate(self.check_images(images)),
-                [self.image_spec()])
+        endpoints["generate"] = self.endpoint(
+            lambda z, labels=None: {"images": self._generate(z, labels)}, self.z_spec())
+        endpoints["discriminate"] = self.endpoint(
+            lambda images, labels=None: self._discriminate(self.check_images(images), labels),
+            self.image_spec(), labels=self.discriminator_takes_labels)
         return endpoints
-
-
-def check_steps(name, value):
-    """Validates a number of discriminator steps (k, n_critic)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer (discriminator "
-                          f"updates per generator update), got {value!r}")
-    return int(value)

@@ -1,7 +1,6 @@
 """Conditional GAN."""
 
-from zoo.checks import positive_int
-from zoo.errors import ConfigError
+from zoo import checks
 from zoo.gan.base import GANBase
 from zoo.registry import register
 
@@ -31,27 +30,13 @@ class CGAN(GANBase):
           arXiv:1411.1784, 2014.
     """
 
-    requires_labels = True
     discriminator_takes_labels = True
     discriminator_norm = None
 
     def __init__(self, image_shape=(8, 8, 1), num_classes=10, latent_dim=32,
                  architecture="mlp", hidden_units=(256, 256), filters=(64, 128),
                  ema_decay=None, seed=None, **kwargs):
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes = checks.int_at_least("num_classes", num_classes, 2)
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          architecture=architecture, hidden_units=hidden_units,
                          filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
-        self._build_networks()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_classes=self.num_classes)
-        return config
-
-
-def check_num_classes(num_classes):
-    n = positive_int("num_classes", num_classes)
-    if n < 2:
-        raise ConfigError(f"num_classes must be >= 2, got {num_classes!r}")
-    return n

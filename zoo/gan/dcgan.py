@@ -30,12 +30,5 @@ class DCGAN(GANBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=100, filters=(64, 128),
                  ema_decay=None, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture="dcgan", hidden_units=(1,), filters=filters,
-                         ema_decay=ema_decay, seed=seed, **kwargs)
-        self._build_networks()
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("architecture", "hidden_units"):
-            config.pop(key)
-        return config
+                         architecture="dcgan", filters=filters, ema_decay=ema_decay,
+                         seed=seed, **kwargs)

@@ -1,12 +1,11 @@
 """The original GAN with fully connected players."""
 
-import tensorflow as tf
-
-from zoo.errors import ConfigError
-from zoo.gan.base import GANBase, check_steps, non_saturating_generator_loss
+from zoo import checks, losses
+from zoo.gan.base import GANBase
 from zoo.registry import register
 
-GENERATOR_LOSSES = ("non_saturating", "minimax")
+GENERATOR_LOSSES = {"non_saturating": losses.non_saturating_generator,
+                    "minimax": losses.minimax_generator}
 
 
 @register("gan")
@@ -39,25 +38,7 @@ class GAN(GANBase):
                  **kwargs):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          architecture="mlp", hidden_units=hidden_units,
-                         filters=(1,), ema_decay=ema_decay, seed=seed, **kwargs)
-        if generator_loss not in GENERATOR_LOSSES:
-            raise ConfigError(f"generator_loss must be one of {GENERATOR_LOSSES}, "
-                              f"got {generator_loss!r}")
-        self.generator_loss = generator_loss
-        self.k = self.d_steps = check_steps("k", k)
-        self._build_networks()
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("architecture", "filters"):
-            config.pop(key)
-        config.update(generator_loss=self.generator_loss, k=self.k)
-        return config
-
-    def _generator_loss(self, real, labels, z, training):
-        fake_logits = self._d(self._g(z, labels, training=training), labels,
-                              training=training)[:, :1]
-        if self.generator_loss == "minimax":
-            # log(1 - sigmoid(l)) = -softplus(l).
-            return -tf.reduce_mean(tf.nn.softplus(fake_logits)), {}
-        return non_saturating_generator_loss(fake_logits), {}
+                         ema_decay=ema_decay, seed=seed, **kwargs)
+        self.generator_loss = GENERATOR_LOSSES[
+            checks.choice("generator_loss", generator_loss, tuple(GENERATOR_LOSSES))]
+        self.k = self.d_steps = checks.positive_int("k", k)

@@ -4,10 +4,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.checks import positive_int
-from zoo.errors import ConfigError, InputError
-from zoo.gan.base import (GANBase, bce_discriminator_loss,
-                          non_saturating_generator_loss, to_unit)
+from zoo import checks, losses
+from zoo.errors import InputError
+from zoo.gan.base import GANBase, to_unit
 from zoo.registry import register
 
 
@@ -18,10 +17,13 @@ class InfoGAN(GANBase):
     The generator input is [noise (noise_dim), one-hot categorical code
     (num_categories), continuous codes U(-1, 1) (num_continuous)]. An
     auxiliary head Q on the discriminator's body predicts the codes from
-    the generated image; both players minimize lambda * L_I, the variational
+    the generated image; both players minimize L_I, the negated variational
     lower bound on the mutual information I(c; G(z, c)) ([1], eqs. 4-6):
-    the categorical cross-entropy plus the Gaussian negative log-likelihood
-    (fixed unit variance) of the continuous codes.
+    lambda_cat times the categorical cross-entropy plus lambda_cont times the
+    Gaussian negative log-likelihood (fixed unit variance) of the continuous
+    codes. [1] (sec. 7) sets lambda = 1 for discrete codes and a smaller
+    lambda for continuous ones, whose differential entropy is on another
+    scale.
 
     `generate` takes the full input [N, latent_dim] with latent_dim =
     noise_dim + num_categories + num_continuous; `codes_to_latent` builds it
@@ -32,7 +34,8 @@ class InfoGAN(GANBase):
       noise_dim: size of the incompressible noise z ~ N(0, I).
       num_categories: size of the categorical code (>= 2).
       num_continuous: number of continuous codes (>= 0).
-      info_weight: lambda ([1] uses 1).
+      categorical_weight: lambda of the categorical code (>= 0; [1]: 1).
+      continuous_weight: lambda of the continuous codes (>= 0; smaller).
       architecture: "dcgan" ([1]) or "mlp".
       hidden_units: MLP widths (architecture="mlp").
       filters: DCGAN channels per stage (architecture="dcgan").
@@ -44,40 +47,25 @@ class InfoGAN(GANBase):
           Information Maximizing Generative Adversarial Nets. NeurIPS 2016.
     """
 
-    extra_metrics = ("info_loss", "category_accuracy")
+    metric_names = GANBase.metric_names + ("info_loss", "category_accuracy")
 
     def __init__(self, image_shape=(8, 8, 1), noise_dim=32, num_categories=10,
-                 num_continuous=2, info_weight=1.0, architecture="dcgan",
-                 hidden_units=(256, 256), filters=(64, 128), ema_decay=None,
-                 seed=None, **kwargs):
-        self.noise_dim = positive_int("noise_dim", noise_dim)
-        self.num_categories = positive_int("num_categories", num_categories)
-        if self.num_categories < 2:
-            raise ConfigError(f"num_categories must be >= 2, got {num_categories!r}")
-        if isinstance(num_continuous, bool) or not isinstance(
-                num_continuous, (int, np.integer)) or num_continuous < 0:
-            raise ConfigError(f"num_continuous must be an integer >= 0, got {num_continuous!r}")
-        self.num_continuous = int(num_continuous)
-        try:
-            self.info_weight = float(info_weight)
-        except (TypeError, ValueError):
-            raise ConfigError(f"info_weight must be a number >= 0, got {info_weight!r}") from None
-        if not self.info_weight >= 0:
-            raise ConfigError(f"info_weight must be a number >= 0, got {info_weight!r}")
+                 num_continuous=2, categorical_weight=1.0, continuous_weight=0.1,
+                 architecture="dcgan", hidden_units=(256, 256), filters=(64, 128),
+                 ema_decay=None, seed=None, **kwargs):
+        self.noise_dim = checks.positive_int("noise_dim", noise_dim)
+        self.num_categories = checks.int_at_least("num_categories", num_categories, 2)
+        self.num_continuous = checks.int_at_least("num_continuous", num_continuous, 0)
+        self.categorical_weight = checks.non_negative_float("categorical_weight",
+                                                            categorical_weight)
+        self.continuous_weight = checks.non_negative_float("continuous_weight",
+                                                           continuous_weight)
         # Q shares D's body ([1], sec. 5): one head, [source, categories, means].
         self.discriminator_outputs = 1 + self.num_categories + self.num_continuous
         super().__init__(image_shape=image_shape,
                          latent_dim=self.noise_dim + self.num_categories + self.num_continuous,
                          architecture=architecture, hidden_units=hidden_units,
                          filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
-        self._build_networks()
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("latent_dim")
-        config.update(noise_dim=self.noise_dim, num_categories=self.num_categories,
-                      num_continuous=self.num_continuous, info_weight=self.info_weight)
-        return config
 
     # ----------------------------------------------------------------- codes
     def codes_to_latent(self, noise, categories, continuous=None):
@@ -89,14 +77,10 @@ class InfoGAN(GANBase):
           continuous: float [N, num_continuous] (default zeros).
         """
         noise = tf.convert_to_tensor(noise, tf.float32)
-        categories = np.asarray(categories)
-        if categories.ndim != 1 or categories.dtype.kind not in "iu" or (
-                categories.size and (categories.min() < 0 or
-                                     categories.max() >= self.num_categories)):
-            raise InputError(f"categories must be ints in [0, {self.num_categories}) "
-                             f"of shape [N], got {categories!r}")
+        categories = checks.int_vector("categories", categories, 0, self.num_categories - 1,
+                                       interval=f"[0, {self.num_categories})")
         if continuous is None:
-            continuous = tf.zeros([len(categories), self.num_continuous])
+            continuous = tf.zeros([tf.shape(categories)[0], self.num_continuous])
         return tf.concat([noise, tf.one_hot(categories, self.num_categories),
                           tf.convert_to_tensor(continuous, tf.float32)], -1)
 
@@ -119,32 +103,27 @@ class InfoGAN(GANBase):
         return tf.concat([noise, tf.one_hot(cat, self.num_categories), cont], -1)
 
     # -------------------------------------------------------------- training
-    def _info_loss(self, outputs, z):
-        """L_I: the negative variational MI bound up to constants ([1], eq. 5)."""
-        _, cat, cont = self._split(z)
+    def _info_terms(self, p):
+        """lambda-weighted L_I of the generated images and Q's category accuracy ([1], eq. 5)."""
+        _, categories, continuous = self._split(p.z)
+        outputs = p.fake_out
         logits = outputs[:, 1:1 + self.num_categories]
-        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=cat, logits=logits))
-        if self.num_continuous:
-            mean = outputs[:, 1 + self.num_categories:]
-            loss += tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(cont - mean), -1))
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(
-            tf.argmax(logits, -1), tf.argmax(cat, -1)), tf.float32))
-        return loss, accuracy
+        categorical, gaussian = losses.mutual_information_terms(
+            logits, categories, outputs[:, 1 + self.num_categories:], continuous)
+        info = self.categorical_weight * categorical + self.continuous_weight * gaussian
+        return info, losses.accuracy(logits, tf.argmax(categories, -1))
 
-    def _discriminator_loss(self, real, labels, z, training):
-        fake = self._g(z, training=training)
-        real_out = self._d(real, training=training)
-        fake_out = self._d(fake, training=training)
-        info, accuracy = self._info_loss(fake_out, z)
-        loss = bce_discriminator_loss(real_out[:, :1], fake_out[:, :1]) + self.info_weight * info
-        return loss, {"d_real": tf.reduce_mean(tf.sigmoid(real_out[:, 0])),
-                      "d_fake": tf.reduce_mean(tf.sigmoid(fake_out[:, 0])),
-                      "info_loss": info, "category_accuracy": accuracy}
+    def _discriminator_terms(self, p):
+        terms = super()._discriminator_terms(p)
+        info, accuracy = self._info_terms(p)
+        terms["d_loss"] = terms["d_loss"] + info
+        terms.update(info_loss=info, category_accuracy=accuracy)
+        return terms
 
-    def _generator_loss(self, real, labels, z, training):
-        fake_out = self._d(self._g(z, training=training), training=training)
-        info, _ = self._info_loss(fake_out, z)
-        return non_saturating_generator_loss(fake_out[:, :1]) + self.info_weight * info, {}
+    def _generator_terms(self, p):
+        terms = super()._generator_terms(p)
+        terms["g_loss"] = terms["g_loss"] + self._info_terms(p)[0]
+        return terms
 
     def _discriminate(self, images, labels=None):
         out = self._d(2.0 * images - 1.0)

@@ -1,7 +1,6 @@
 """Least squares GAN."""
 
-import tensorflow as tf
-
+from zoo import losses
 from zoo.gan.base import GANBase
 from zoo.registry import register
 
@@ -30,6 +29,9 @@ class LSGAN(GANBase):
     """
 
     score_name = "score"
+    discriminator_loss = staticmethod(losses.least_squares_discriminator)
+    generator_loss = staticmethod(losses.least_squares_generator)
+    score = staticmethod(losses.identity)
 
     def __init__(self, image_shape=(8, 8, 1), latent_dim=64, architecture="dcgan",
                  hidden_units=(256, 256), filters=(64, 128), ema_decay=None,
@@ -37,20 +39,3 @@ class LSGAN(GANBase):
         super().__init__(image_shape=image_shape, latent_dim=latent_dim,
                          architecture=architecture, hidden_units=hidden_units,
                          filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
-        self._build_networks()
-
-    def _score(self, outputs):
-        return outputs
-
-    def _discriminator_loss(self, real, labels, z, training):
-        fake = self._g(z, labels, training=training)
-        real_out = self._d(real, labels, training=training)
-        fake_out = self._d(fake, labels, training=training)
-        loss = 0.5 * tf.reduce_mean(tf.square(real_out - 1.0)) + \
-            0.5 * tf.reduce_mean(tf.square(fake_out))
-        return loss, {"d_real": tf.reduce_mean(real_out),
-                      "d_fake": tf.reduce_mean(fake_out)}
-
-    def _generator_loss(self, real, labels, z, training):
-        fake_out = self._d(self._g(z, labels, training=training), labels, training=training)
-        return 0.5 * tf.reduce_mean(tf.square(fake_out - 1.0)), {}

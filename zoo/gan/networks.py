@@ -15,6 +15,8 @@ import math
 
 import keras
 
+from zoo.layers.spectral import SpectralNormalization
+
 ARCHITECTURES = ("mlp", "dcgan")
 NORMALIZATIONS = ("batch", "layer", None)
 
@@ -63,8 +65,14 @@ def _normalize(h, normalization):
     if normalization == "batch":
         return keras.layers.BatchNormalization()(h)
     if normalization == "layer":
-        return keras.layers.LayerNormalization()(h)
+        # Each sample over all of its features (H, W, C for feature maps),
+        # the layer normalization of Gulrajani et al. 2017, sec. 4.
+        return keras.layers.LayerNormalization(axis=list(range(1, len(h.shape))))(h)
     return h
+
+
+def _kernel_layer(layer, spectral_norm):
+    return SpectralNormalization(layer) if spectral_norm else layer
 
 
 def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
@@ -79,18 +87,21 @@ def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
 
 
 def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
-                      normalization=None, output_bias=True, name="discriminator"):
-    """x [N, ...] (+ label [N]) -> raw scores [N, outputs]; LeakyReLU hidden layers."""
+                      normalization=None, output_bias=True, spectral_norm=False,
+                      name="discriminator"):
+    """x [N, ...] (+ label [N]) -> raw scores [N, outputs]; LeakyReLU hidden
+    layers; every kernel spectrally normalized when `spectral_norm`."""
     inputs, x, label = _inputs(input_shape, num_classes, "images")
     h = keras.layers.Flatten()(x)
     if label is not None:
         h = keras.layers.Concatenate()([h, OneHot(num_classes)(label)])
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units)(h)
+        h = _kernel_layer(keras.layers.Dense(units), spectral_norm)(h)
         if i:
             h = _normalize(h, normalization)
         h = keras.layers.LeakyReLU(0.2)(h)
-    return keras.Model(inputs, keras.layers.Dense(outputs, use_bias=output_bias)(h), name=name)
+    head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
+    return keras.Model(inputs, head(h), name=name)
 
 
 def conv_generator(latent_dim, image_shape, filters, num_classes=None,
@@ -122,9 +133,11 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
 
 
 def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
-                       normalization="batch", output_bias=True, name="discriminator"):
+                       normalization="batch", output_bias=True, spectral_norm=False,
+                       name="discriminator"):
     """DCGAN discriminator ([2], sec. 3): stride-2 convolutions, LeakyReLU(0.2),
-    normalization on every layer but the first, no pooling, a linear head.
+    normalization on every layer but the first, no pooling, a linear head;
+    every kernel spectrally normalized when `spectral_norm`.
 
     Conditional discriminators see the label as one-hot planes stacked on
     the image channels ([3]).
@@ -134,9 +147,11 @@ def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
     h = x if label is None else keras.layers.Concatenate()(
         [x, LabelMaps(num_classes, height, width)(label)])
     for i, f in enumerate(filters):
-        h = keras.layers.Conv2D(f, 4, strides=2, padding="same")(h)
+        h = _kernel_layer(keras.layers.Conv2D(f, 4, strides=2, padding="same"),
+                          spectral_norm)(h)
         if i:
             h = _normalize(h, normalization)
         h = keras.layers.LeakyReLU(0.2)(h)
     h = keras.layers.Flatten()(h)
-    return keras.Model(inputs, keras.layers.Dense(outputs, use_bias=output_bias)(h), name=name)
+    head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
+    return keras.Model(inputs, head(h), name=name)
