@@ -16,16 +16,16 @@ It also owns what every family would otherwise write again:
   runs the tape and the optimizer and reports every term to a tracker of
   the same name (`metric_names`);
 - the optimizers' defaults (`optimizer_defaults`, one entry per player);
-- the serving endpoints' conventions (`seed`, `images`, `z`, `label`).
+- the serving endpoints' conventions (`seed`, `images`, `z`, `label`;
+  `zoo.endpoints`, mixed in).
 """
-
-import inspect
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import checks
+from zoo.endpoints import ServingEndpoints
 from zoo.errors import InputError
 from zoo.layers.sampling import per_row_seeds
 from zoo.registry import recording_init
@@ -33,7 +33,7 @@ from zoo.registry import recording_init
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
 
 
-class GenerativeModel(keras.Model):
+class GenerativeModel(ServingEndpoints, keras.Model):
     """Base class of every zoo model.
 
     Args:
@@ -352,58 +352,3 @@ class GenerativeModel(keras.Model):
     def test_step(self, data):
         images, labels = self.unpack_batch(data)
         return self.report(self.batch_losses(images, labels, training=False))
-
-    # ---------------------------------------------------------------- export
-    def image_spec(self, name="images"):
-        return tf.TensorSpec((None,) + self.image_shape, tf.float32, name=name)
-
-    def z_spec(self):
-        return tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
-
-    @staticmethod
-    def seed_spec():
-        return tf.TensorSpec((None, 2), tf.int32, name="seed")
-
-    @staticmethod
-    def label_spec():
-        return tf.TensorSpec((None,), tf.int32, name="label")
-
-    def endpoint(self, fn, *specs, labels=None):
-        """A serving endpoint (fn, [specs]); adds the `label` input where needed.
-
-        Args:
-          fn: takes the inputs named by `specs` positionally (and `labels=`
-            when labelled) and returns a dict of batch-major tensors.
-          *specs: named `tf.TensorSpec`s.
-          labels: whether the endpoint takes a `label` input (default:
-            `conditional`); it is range-checked in the graph and passed to
-            `fn` as `labels`.
-        """
-        if not (self.conditional if labels is None else labels):
-            return fn, list(specs)
-        specs = list(specs) + [self.label_spec()]
-
-        def labelled(*args):
-            return fn(*args[:-1], labels=self.check_labels(args[-1]))
-
-        # The exported signature names its inputs after the parameters.
-        labelled.__signature__ = inspect.Signature([
-            inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            for s in specs])
-        return labelled, specs
-
-    def serving_endpoints(self):
-        """The SavedModel signatures: {name: (fn, [tf.TensorSpec, ...])}.
-
-        Each fn takes the named tensors positionally and returns a dict of
-        batch-major tensors. `serving_default` samples from seeds (and
-        labels, for class-conditional models) when the family can sample;
-        families add their own endpoints. Input names follow one convention
-        across the zoo: `seed`, `images`, `z`, `label`.
-        """
-        endpoints = {}
-        if "sample" in self.capabilities:
-            endpoints["serving_default"] = self.endpoint(
-                lambda seed, labels=None: self._sample_outputs(seed, labels),
-                self.seed_spec())
-        return endpoints

@@ -37,7 +37,7 @@ import tensorflow as tf
 from zoo import checks, losses
 from zoo.base import GenerativeModel
 from zoo.errors import ConfigError
-from zoo.gan import networks
+from zoo.gan import batches, networks
 
 REAL_BATCHES = ("fresh", "reuse")
 
@@ -269,17 +269,9 @@ class GANBase(GenerativeModel):
 
     def _critic_batches(self, real, labels):
         """The d_steps (real, labels) minibatches of one step (see the module doc)."""
-        k = self.d_steps
-        if k == 1 or self.real_batches == "reuse":
-            return [(real, labels)] * k
-
-        def part(x, i):
-            # Row j * k + i of the step's batch belongs to minibatch i.
-            x = tf.reshape(x, tf.concat([[-1, k], tf.shape(x)[1:]], 0))
-            return x[:, i]
-
-        return [(part(real, i), None if labels is None else part(labels, i))
-                for i in range(k)]
+        if not self.requires_full_batches:
+            return [(real, labels)] * self.d_steps
+        return batches.split(real, labels, self.d_steps)
 
     def train_step(self, data):
         images, labels = self.unpack_batch(data)
@@ -303,51 +295,15 @@ class GANBase(GenerativeModel):
           x: a `tf.data.Dataset` of batches, or arrays of images (with `y`
             labels) batched by `batch_size` (default 32).
         """
-        if self.d_steps > 1 and self.real_batches == "fresh":
-            x, y, batch_size = self._grouped(x, y, batch_size, kwargs.get("shuffle", True))
+        if self.requires_full_batches:
+            x, y, batch_size = batches.grouped(x, y, batch_size, kwargs.get("shuffle", True),
+                                               self.d_steps, self.registered_name), None, None
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     @property
     def requires_full_batches(self):
+        """True with several discriminator updates on fresh real batches."""
         return self.d_steps > 1 and self.real_batches == "fresh"
-
-    def _grouped(self, x, y, batch_size, shuffle):
-        """k fit batches as one step's batch, rows interleaved (row j * k + i
-        from batch i), so the cardinality stays known: Keras 3 runs the side
-        effects of one extra step at the end of a stream of unknown length."""
-        k = self.d_steps
-        if isinstance(x, (np.ndarray, tf.Tensor)):
-            x = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
-            if shuffle:
-                x = x.shuffle(len(x), reshuffle_each_iteration=True)
-            x = x.batch(batch_size or 32, drop_remainder=True)
-        elif not isinstance(x, tf.data.Dataset):
-            raise ConfigError(
-                f"{self.registered_name} takes {k} fresh real minibatches per step, so "
-                f"fit needs a tf.data.Dataset or arrays (got {type(x).__name__}); "
-                "compile(real_batches='reuse') trains on other inputs with one "
-                "minibatch for all discriminator updates")
-        if any(spec.shape[0] is None for spec in tf.nest.flatten(x.element_spec)):
-            raise ConfigError(
-                f"{self.registered_name} takes {k} fresh real minibatches of equal size "
-                "per step: batch its dataset with drop_remainder=True (or "
-                "compile(real_batches='reuse'))")
-
-        batches = int(x.cardinality())
-        if 0 <= batches < k:
-            raise ConfigError(
-                f"{self.registered_name}'s dataset has {batches} batch(es), fewer than "
-                f"the {k} fresh real minibatches one step takes: use a smaller batch "
-                "size or more data")
-
-        def interleave(batch):
-            flat = tf.reshape(tf.experimental.numpy.swapaxes(batch, 0, 1),
-                              tf.concat([[-1], tf.shape(batch)[2:]], 0))
-            return tf.ensure_shape(flat, [k * batch.shape[1]] + batch.shape[2:])
-
-        return x.batch(k, drop_remainder=True).map(
-            lambda *parts: tuple(map(interleave, parts)) if len(parts) > 1
-            else interleave(parts[0])), None, None
 
     # ------------------------------------------------------------ optimizers
     def compile(self, d_optimizer=None, g_optimizer=None, real_batches="fresh", **kwargs):

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo import checks
 from zoo.errors import ConfigError
 
 MASK_TYPES = ("A", "B")
@@ -69,14 +70,10 @@ class MaskedConv2D(keras.layers.Layer):
         self.kernel_size = tuple(int(k) for k in kernel_size)
         if len(self.kernel_size) != 2 or any(k < 1 or k % 2 == 0 for k in self.kernel_size):
             raise ConfigError(f"kernel_size must be odd, got {kernel_size!r}")
-        if mask_type not in MASK_TYPES:
-            raise ConfigError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}")
-        if filters % num_groups:
-            raise ConfigError(f"filters ({filters}) must be a multiple of the "
-                              f"number of image channels ({num_groups})")
-        self.filters = int(filters)
-        self.mask_type = mask_type
-        self.num_groups = int(num_groups)
+        self.mask_type = checks.choice("mask_type", mask_type, MASK_TYPES)
+        self.num_groups = checks.positive_int("num_groups", num_groups)
+        self.filters = checks.multiple_of("filters", filters, self.num_groups,
+                                          "number of image channels")
         self.use_bias = bool(use_bias)
 
     def build(self, input_shape):
@@ -141,8 +138,7 @@ class ShiftedConv2D(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = tuple(int(k) for k in kernel_size)
-        if direction not in ("down", "down_right"):
-            raise ConfigError(f"direction must be 'down' or 'down_right', got {direction!r}")
+        checks.choice("direction", direction, ("down", "down_right"))
         if direction == "down" and self.kernel_size[1] % 2 == 0:
             raise ConfigError("a down-shifted kernel needs an odd width")
         self.direction = direction
