@@ -570,7 +570,8 @@ def test_wgan_gp_covers_the_modes_of_a_ring_of_gaussians():
                     hidden_units=(64, 64, 64), seed=1)
     model.compile(**model.make_optimizers(1e-3), jit_compile=True)
     # A fresh real batch for each of the 5 critic updates of a generator step.
-    data = tf.data.Dataset.from_tensor_slices(_ring(5 * 2000 * 64, 2)).batch(64)
+    data = tf.data.Dataset.from_tensor_slices(_ring(5 * 2000 * 64, 2)).batch(
+        64, drop_remainder=True)
     model.fit(data, epochs=1, verbose=0)
     assert int(model.d_optimizer.iterations) == 5 * int(model.g_optimizer.iterations) == 10000
     points = (2 * model.sample(2000, seed=0).numpy().reshape(-1, 2) - 1) * RING_SCALE

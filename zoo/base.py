@@ -20,6 +20,8 @@ It also owns what every family would otherwise write again:
   `zoo.endpoints`, mixed in).
 """
 
+import inspect
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -31,6 +33,23 @@ from zoo.layers.sampling import per_row_seeds
 from zoo.registry import recording_init
 
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
+
+
+def base_arguments(base, arguments):
+    """The arguments of `base`'s constructors picked from a subclass
+    constructor's `locals()`, plus its `**kwargs`.
+
+    Subclasses list every argument in their own signature (so it is their
+    config, with their defaults) and hand the shared ones on with
+    `super().__init__(**base_arguments(Base, locals()))`.
+    """
+    names = set()
+    for cls in base.__mro__:
+        if "__init__" in vars(cls) and issubclass(cls, GenerativeModel):
+            names.update(inspect.signature(cls.__init__).parameters)
+    names -= {"self", "kwargs"}
+    return {**{k: v for k, v in arguments.items() if k in names},
+            **arguments.get("kwargs", {})}
 
 
 class GenerativeModel(ServingEndpoints, keras.Model):

@@ -1,6 +1,7 @@
 """Undercomplete autoencoder."""
 
-from zoo.autoencoders.base import AutoencoderBase, base_arguments
+from zoo.autoencoders.base import AutoencoderBase
+from zoo.base import base_arguments
 from zoo.registry import register
 
 
@@ -37,5 +38,5 @@ class Autoencoder(AutoencoderBase):
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
                  reconstruction_loss="bce", code_activation="linear", seed=None,
                  **kwargs):
-        super().__init__(**base_arguments(locals()))
+        super().__init__(**base_arguments(AutoencoderBase, locals()))
         self._build_networks()

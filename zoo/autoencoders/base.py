@@ -18,8 +18,6 @@ References:
       Neural Networks. Science 313, 2006.
 """
 
-import inspect
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -32,17 +30,6 @@ from zoo.layers.networks import conv_downsampler, conv_upsampler, dense_stack
 ARCHITECTURES = ("dense", "conv")
 RECONSTRUCTION_LOSSES = ("bce", "l2")
 CODE_ACTIVATIONS = ("linear", "sigmoid", "relu", "tanh")
-
-
-def base_arguments(arguments):
-    """`AutoencoderBase`'s arguments picked from a subclass constructor's `locals()`.
-
-    Subclasses list every argument in their own signature (so it is their
-    config, with their defaults) and hand the shared ones on with this.
-    """
-    names = inspect.signature(AutoencoderBase.__init__).parameters
-    shared = {k: arguments[k] for k in names if k in arguments and k not in ("self", "kwargs")}
-    return {**shared, **arguments.get("kwargs", {})}
 
 
 class AutoencoderBase(GenerativeModel):

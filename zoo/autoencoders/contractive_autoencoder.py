@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase, base_arguments
+from zoo.autoencoders.base import AutoencoderBase
+from zoo.base import base_arguments
 from zoo.registry import register
 
 
@@ -52,7 +53,7 @@ class ContractiveAutoencoder(AutoencoderBase):
                  architecture="dense", hidden_units=(), filters=(32, 64),
                  dense_units=256, reconstruction_loss="bce",
                  code_activation="sigmoid", seed=None, **kwargs):
-        super().__init__(**base_arguments(locals()))
+        super().__init__(**base_arguments(AutoencoderBase, locals()))
         self.contraction_weight = checks.non_negative_float("contraction_weight",
                                                      contraction_weight)
         self._build_networks()

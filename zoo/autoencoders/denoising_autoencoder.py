@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase, base_arguments
+from zoo.autoencoders.base import AutoencoderBase
+from zoo.base import base_arguments
 from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
@@ -80,7 +81,7 @@ class DenoisingAutoencoder(AutoencoderBase):
                  noise_level=0.3, architecture="dense", hidden_units=(256, 128),
                  filters=(32, 64), dense_units=256, reconstruction_loss="bce",
                  code_activation="linear", seed=None, **kwargs):
-        super().__init__(**base_arguments(locals()))
+        super().__init__(**base_arguments(AutoencoderBase, locals()))
         self.noise = checks.choice("noise", noise, NOISES)
         self.noise_level = checks.open_unit_float("noise_level", noise_level)
         self._build_networks()

@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.autoencoders.base import AutoencoderBase, base_arguments
+from zoo.autoencoders.base import AutoencoderBase
+from zoo.base import base_arguments
 from zoo.errors import ConfigError
 from zoo.losses import bernoulli_kl
 from zoo.registry import register
@@ -48,7 +49,7 @@ class SparseAutoencoder(AutoencoderBase):
                  hidden_units=(256, 128), filters=(32, 64), dense_units=256,
                  reconstruction_loss="bce", code_activation="relu", seed=None,
                  **kwargs):
-        super().__init__(**base_arguments(locals()))
+        super().__init__(**base_arguments(AutoencoderBase, locals()))
         self.l1 = checks.non_negative_float("l1", l1)
         self.sparsity_weight = checks.non_negative_float("sparsity_weight", sparsity_weight)
         self.rho = checks.open_unit_float("rho", rho)

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from zoo import checks
+from zoo.base import base_arguments
 from zoo.distributions import PRIORS, make_prior
 from zoo.errors import InputError
 from zoo.gan import networks
@@ -48,9 +49,7 @@ class AAE(GANBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=8, prior="normal",
                  adversarial_weight=1.0, architecture="mlp", hidden_units=(256, 256),
                  filters=(32, 64), ema_decay=None, seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        super().__init__(**base_arguments(GANBase, locals()))
         self.prior_kind = checks.choice("prior", prior, PRIORS)
         self.prior = self._make_prior()
         self.adversarial_weight = checks.non_negative_float("adversarial_weight",

@@ -1,6 +1,7 @@
 """Auxiliary classifier GAN."""
 
 from zoo import checks, losses
+from zoo.base import base_arguments
 from zoo.gan.base import GANBase
 from zoo.registry import register
 
@@ -38,9 +39,7 @@ class ACGAN(GANBase):
                  ema_decay=None, seed=None, **kwargs):
         self.num_classes = checks.int_at_least("num_classes", num_classes, 2)
         self.discriminator_outputs = 1 + self.num_classes
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        super().__init__(**base_arguments(GANBase, locals()))
 
     def _discriminator_terms(self, p):
         terms = super()._discriminator_terms(p)

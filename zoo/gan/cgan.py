@@ -1,6 +1,7 @@
 """Conditional GAN."""
 
 from zoo import checks
+from zoo.base import base_arguments
 from zoo.gan.base import GANBase
 from zoo.registry import register
 
@@ -37,6 +38,4 @@ class CGAN(GANBase):
                  architecture="mlp", hidden_units=(256, 256), filters=(64, 128),
                  ema_decay=None, seed=None, **kwargs):
         self.num_classes = checks.int_at_least("num_classes", num_classes, 2)
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        super().__init__(**base_arguments(GANBase, locals()))

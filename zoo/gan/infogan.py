@@ -36,11 +36,8 @@ class InfoGAN(GANBase):
       num_continuous: number of continuous codes (>= 0).
       categorical_weight: lambda of the categorical code (>= 0; [1]: 1).
       continuous_weight: lambda of the continuous codes (>= 0; smaller).
-      architecture: "dcgan" ([1]) or "mlp".
-      hidden_units: MLP widths (architecture="mlp").
-      filters: DCGAN channels per stage (architecture="dcgan").
-      ema_decay: None or (0, 1): EMA of the generator's weights for sampling.
-      seed: seeds training noise.
+      architecture, hidden_units, filters, ema_decay, seed: the players'
+        networks and training noise, as in `GANBase` ("dcgan" in [1]).
 
     References:
       [1] Chen et al. InfoGAN: Interpretable Representation Learning by

@@ -1,6 +1,7 @@
 """Least squares GAN."""
 
 from zoo import losses
+from zoo.base import base_arguments
 from zoo.gan.base import GANBase
 from zoo.registry import register
 
@@ -36,6 +37,4 @@ class LSGAN(GANBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=64, architecture="dcgan",
                  hidden_units=(256, 256), filters=(64, 128), ema_decay=None,
                  seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, ema_decay=ema_decay, seed=seed, **kwargs)
+        super().__init__(**base_arguments(GANBase, locals()))

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from zoo import checks
+from zoo.base import base_arguments
 from zoo.gan.critic import CriticBase
 from zoo.registry import register
 
@@ -40,10 +41,7 @@ class WGAN(CriticBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=64, architecture="dcgan",
                  hidden_units=(256, 256), filters=(64, 128), n_critic=5,
                  clip_value=0.01, ema_decay=None, seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, n_critic=n_critic, ema_decay=ema_decay,
-                         seed=seed, **kwargs)
+        super().__init__(**base_arguments(CriticBase, locals()))
         self.clip_value = checks.positive_float("clip_value", clip_value)
 
     def _after_init(self):

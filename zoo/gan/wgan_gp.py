@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from zoo import checks, losses
+from zoo.base import base_arguments
 from zoo.gan.base import adam_optimizers
 from zoo.gan.critic import CriticBase
 from zoo.registry import register
@@ -49,10 +50,7 @@ class WGANGP(CriticBase):
     def __init__(self, image_shape=(8, 8, 1), latent_dim=64, architecture="dcgan",
                  hidden_units=(256, 256), filters=(64, 128), n_critic=5,
                  gp_weight=10.0, ema_decay=None, seed=None, **kwargs):
-        super().__init__(image_shape=image_shape, latent_dim=latent_dim,
-                         architecture=architecture, hidden_units=hidden_units,
-                         filters=filters, n_critic=n_critic, ema_decay=ema_decay,
-                         seed=seed, **kwargs)
+        super().__init__(**base_arguments(CriticBase, locals()))
         self.gp_weight = checks.non_negative_float("gp_weight", gp_weight)
 
     def _discriminator_terms(self, p):
