@@ -309,7 +309,7 @@ def test_wgan_gp_critic_loss_adds_lambda_times_an_independent_penalty(monkeypatc
     model = zoo.get("wgan_gp", image_shape=(1, 1, 2), latent_dim=2, architecture="mlp",
                     hidden_units=(8,), gp_weight=10.0, seed=0)
     real = tf.constant(np.random.default_rng(4).uniform(-1, 1, (5, 1, 1, 2)), tf.float32)
-    monkeypatch.setattr(keras.random, "uniform", lambda shape, **kw: tf.ones(shape))
+    monkeypatch.setattr(model, "_penalty_eps", lambda n: tf.ones([n]))
     p = model._forward(real, None, training=False)
     terms = model._discriminator_terms(p)
 
@@ -554,29 +554,30 @@ def test_mode_coverage_check_can_fail():
 
 
 @pytest.mark.slow
-def test_wgan_gp_covers_the_modes_of_a_ring_of_gaussians():
-    """The real `wgan_gp` train_step (n_critic=5, lambda=10, Adam(beta_1=0,
-    beta_2=0.9), lr 1e-3) on 2-D points as (1, 1, 2) images: after 2000
-    generator steps of batch 64, >= 6 of 8 modes hold >= 1% of 2000 samples
-    within 3 std, and >= 20% of all samples lie within 3 std of a mode.
-
-    Seed-sensitive: with this short budget, other seeds sometimes collapse
-    to fewer modes (see the family's notes); the seed is fixed so the check
-    is deterministic, and `test_mode_coverage_check_can_fail` shows the
-    metric rejects collapsed or diffuse samples.
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wgan_gp_covers_the_modes_of_a_ring_of_gaussians(seed):
+    """The real `wgan_gp` train_step (n_critic=5 on fresh real batches,
+    Adam(beta_1=0, beta_2=0.9), lr 1e-3) on 2-D points as (1, 1, 2) images,
+    with lambda = 0.1, the toy-data penalty weight of Gulrajani et al.'s
+    released experiments (lambda = 10 over-smooths a critic this small):
+    after 2000 generator steps of batch 64, >= 7 of 8 modes hold >= 1% of
+    2000 samples within 3 std, and >= 60% of all samples lie within 3 std
+    of a mode, for each of three seeds (all gave 8 modes and 84-90% when
+    this was set). `test_mode_coverage_check_can_fail` shows the metric
+    rejects collapsed or diffuse samples.
     """
-    keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(seed)
     model = zoo.get("wgan_gp", image_shape=(1, 1, 2), latent_dim=2, architecture="mlp",
-                    hidden_units=(64, 64, 64), seed=1)
+                    hidden_units=(64, 64, 64), gp_weight=0.1, seed=seed)
     model.compile(**model.make_optimizers(1e-3), jit_compile=True)
     # A fresh real batch for each of the 5 critic updates of a generator step.
-    data = tf.data.Dataset.from_tensor_slices(_ring(5 * 2000 * 64, 2)).batch(
+    data = tf.data.Dataset.from_tensor_slices(_ring(5 * 2000 * 64, seed + 1)).batch(
         64, drop_remainder=True)
     model.fit(data, epochs=1, verbose=0)
     assert int(model.d_optimizer.iterations) == 5 * int(model.g_optimizer.iterations) == 10000
     points = (2 * model.sample(2000, seed=0).numpy().reshape(-1, 2) - 1) * RING_SCALE
     modes, share = mode_coverage(points)
-    assert modes >= 6 and share >= 0.2, (modes, share)
+    assert modes >= 7 and share >= 0.6, (modes, share)
 
 
 @pytest.mark.slow

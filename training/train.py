@@ -74,6 +74,15 @@ def build_parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run in --out")
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
+    parser.add_argument("--distribute", default="none",
+                        choices=["none", "mirrored", "multi_worker", "tpu"],
+                        help="tf.distribute strategy; --batch-size is the global batch "
+                             "(multi_worker reads TF_CONFIG)")
+    parser.add_argument("--cpu-replicas", type=int,
+                        help="with --distribute mirrored: this many logical CPU devices")
+    parser.add_argument("--mixed-precision", default="off",
+                        choices=["off", "bfloat16", "float16"],
+                        help="Keras dtype policy (float32 losses and outputs)")
     parser.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                         help="Keras progress output: auto, 0, 1 or 2")
     return parser
@@ -96,6 +105,8 @@ def main(argv=None):
             learning_rate=args.learning_rate, jit_compile=args.jit_compile,
             iwae_samples=args.iwae_samples, export=not args.no_export,
             overwrite=args.overwrite, data_dir=args.data_dir,
+            distribute=args.distribute, cpu_replicas=args.cpu_replicas,
+            mixed_precision=args.mixed_precision,
             verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
     except (ZooError, DatasetError, ExportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -28,7 +28,7 @@ import numpy as np
 
 import zoo
 from export import layout
-from training import datasets
+from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
 from training.images import display_scale, make_grid, save_png
 from training.likelihood import evaluate
@@ -36,7 +36,8 @@ from zoo.errors import ConfigError, ZooError
 
 # Fields of run.json that must match for a killed run to resume.
 _RESUME_KEYS = ("model", "config", "dataset", "batch_size", "seed",
-                "learning_rate", "jit_compile")
+                "learning_rate", "jit_compile", "distribute", "replicas",
+                "mixed_precision")
 
 
 class RunError(ZooError):
@@ -179,7 +180,7 @@ def write_model_figures(model, out_dir, test_images, seed=0):
 def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
           overrides=None, seed=0, learning_rate=None, jit_compile=False,
           iwae_samples=100, export=True, overwrite=False, verbose="auto",
-          data_dir=None):
+          data_dir=None, distribute="none", cpu_replicas=None, mixed_precision="off"):
     """Trains a registered model with `compile` + `fit`; returns metrics.json's dict.
 
     Args:
@@ -203,6 +204,10 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
       overwrite: replace a finished run or foreign folder at `out`.
       verbose: Keras `fit` verbosity.
       data_dir: tensorflow-datasets data directory.
+      distribute: "none", "mirrored", "multi_worker" or "tpu"
+        (`training.distribute`); `batch_size` is the global batch.
+      cpu_replicas: with "mirrored", this many logical CPU devices.
+      mixed_precision: "off", "bfloat16" or "float16".
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -211,15 +216,30 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     if learning_rate is not None and not learning_rate > 0:
         raise ConfigError(f"learning_rate must be > 0, got {learning_rate!r}")
     zoo.get_class(model_name)
+    policy = dist.PRECISIONS.get(mixed_precision)
+    if policy is None:
+        raise ConfigError(f"mixed_precision must be one of {', '.join(dist.PRECISIONS)}, "
+                          f"got {mixed_precision!r}")
+    strategy = dist.make_strategy(distribute, cpu_replicas)
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ConfigError(f"batch_size {batch_size} is the global batch: it must be a "
+                          f"multiple of the {replicas} replicas")
     out = out or os.path.join("runs", model_name)
+    if not dist.is_chief(strategy):
+        # Other workers train alongside the chief but write their own scratch folder.
+        out = f"{out}.worker{strategy.cluster_resolver.task_id}"
+        export = False
     data_info = datasets.info(dataset, data_dir=data_dir)
     keras.utils.set_random_seed(seed)
-    model = build_model(model_name, data_info.image_shape, overrides, seed)
+    with strategy.scope(), dist.precision(mixed_precision):
+        model = build_model(model_name, data_info.image_shape, overrides, seed)
 
     run_info = _normalize({
         "model": model_name, "config": model.get_config(), "dataset": dataset,
         "batch_size": batch_size, "seed": seed, "learning_rate": learning_rate,
-        "jit_compile": bool(jit_compile), "epochs": epochs,
+        "jit_compile": bool(jit_compile), "distribute": distribute, "replicas": replicas,
+        "mixed_precision": mixed_precision, "epochs": epochs,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     })
     # The layer name embeds a global counter; it must not block a resume.
@@ -233,13 +253,16 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     train_ds = datasets.load(dataset, "train", batch_size=batch_size,
                              mode=model.preprocessing(True), labels=labels,
                              seed=seed, data_dir=data_dir,
-                             drop_remainder=model.requires_full_batches)
+                             drop_remainder=model.requires_full_batches or replicas > 1)
     # Seed 0 for the test data: its split and fixed binarization must not
     # change with the run's seed, or runs would be scored on different data.
     test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
                             mode=model.preprocessing(False), labels=labels,
                             shuffle=False, seed=0, data_dir=data_dir)
-    model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
+    if replicas > 1:
+        train_ds, test_ds = dist.shard_by_data(train_ds), dist.shard_by_data(test_ds)
+    with strategy.scope():
+        model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
     if not resuming:
         run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
                                                   seed=seed)

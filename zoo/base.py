@@ -29,7 +29,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo.endpoints import ServingEndpoints
 from zoo.errors import InputError
-from zoo.layers.sampling import per_row_seeds
+from zoo.layers.sampling import per_row_seeds, replica_rows, tfp_seed
 from zoo.registry import recording_init
 
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
@@ -174,6 +174,12 @@ class GenerativeModel(ServingEndpoints, keras.Model):
         labels = self.labels_arg(labels, seeds.shape[0])
         outputs = self._sample_outputs(seeds, labels)
         return outputs["draws" if draw and self.samples_are_means else "images"]
+
+    def training_noise(self, draw, rows):
+        """Training-time randomness for `rows` rows of this replica's batch:
+        `draw(n, seed)` (stateless) with the next seed of `seed_generator`,
+        batch- and replica-invariant (`zoo.layers.sampling.replica_rows`)."""
+        return replica_rows(draw, rows, tfp_seed(self.seed_generator))
 
     def labels_arg(self, labels, num_rows=None, needed=None):
         """Checked labels for a call that takes them, or None.
@@ -332,21 +338,34 @@ class GenerativeModel(ServingEndpoints, keras.Model):
         """
         raise NotImplementedError(f"{type(self).__name__} defines no loss_terms")
 
-    def reduce_loss(self, values):
-        """The one place a per-example loss becomes the batch's loss (its mean)."""
-        values = tf.convert_to_tensor(values)
-        return values if values.shape.rank == 0 else tf.reduce_mean(values)
+    @staticmethod
+    def objective(values):
+        """The one place a loss becomes what one replica differentiates.
+
+        Keras sums gradients across replicas, so a per-example loss [N] is
+        summed and divided by the *global* batch size (N times the number of
+        replicas; the mean on one replica), and a scalar (a batch statistic
+        or a layer loss) is divided by the number of replicas.
+        """
+        values = tf.cast(values, tf.float32)
+        if values.shape.rank == 0:
+            return tf.nn.scale_regularization_loss(values)
+        return tf.nn.compute_average_loss(values)
 
     def batch_losses(self, images, labels, training):
-        """`loss_terms` reduced over the batch, layer losses added to "loss"."""
-        terms = {k: self.reduce_loss(v)
+        """`loss_terms` in float32 with the layer losses added to "loss"."""
+        terms = {k: tf.cast(v, tf.float32)
                  for k, v in self.loss_terms(images, labels, training).items()}
         if self.losses:
-            terms["loss"] = terms["loss"] + tf.add_n(self.losses)
+            terms["loss"] = terms["loss"] + tf.cast(tf.add_n(self.losses), tf.float32)
         return terms
 
     def report(self, values):
-        """Updates the tracker of each named value; returns every tracker's result."""
+        """Updates the tracker of each named value; returns every tracker's result.
+
+        Values are per example ([N]) where they can be, so a `Mean` tracker
+        gives the mean over the global batch on any number of replicas.
+        """
         names = {m.name for m in self.metrics}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -357,15 +376,18 @@ class GenerativeModel(ServingEndpoints, keras.Model):
                 tracker.update_state(values[tracker.name])
         return {m.name: m.result() for m in self.metrics}
 
-    def minimize(self, optimizer, loss, variables, tape):
-        """One gradient step of `optimizer` on `loss` w.r.t. `variables`."""
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    def minimize(self, optimizer, scaled_loss, variables, tape):
+        """One gradient step of `optimizer` on `scaled_loss`, which is
+        `optimizer.scale_loss(objective)` computed under `tape` (a
+        `LossScaleOptimizer` unscales, and skips non-finite steps)."""
+        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
 
     def train_step(self, data):
         images, labels = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             terms = self.batch_losses(images, labels, training=True)
-        self.minimize(self.optimizer, terms["loss"], self.trainable_variables, tape)
+            scaled = self.optimizer.scale_loss(self.objective(terms["loss"]))
+        self.minimize(self.optimizer, scaled, self.trainable_variables, tape)
         return self.report(terms)
 
     def test_step(self, data):

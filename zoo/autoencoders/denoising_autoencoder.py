@@ -6,13 +6,21 @@ import tensorflow as tf
 from zoo import checks
 from zoo.autoencoders.base import AutoencoderBase
 from zoo.base import base_arguments
-from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
 NOISES = ("gaussian", "masking", "salt_and_pepper")
 
 
-def corrupt(images, noise, level, seed):
+def corruption_draws(noise, shape, seed):
+    """The random numbers `corrupt` uses for images of `shape` [N, H, W, C]:
+    N(0, 1) [N, H, W, C] for "gaussian", else U(0, 1) [N, 2, H, W, C]."""
+    if noise == "gaussian":
+        return tf.random.stateless_normal(shape, seed=seed)
+    shape = tf.concat([shape[:1], [2], shape[1:]], 0)
+    return tf.random.stateless_uniform(shape, seed=seed)
+
+
+def corrupt(images, noise, level, seed=None, draws=None):
     """Corrupts images in [0, 1] with stateless randomness.
 
     Args:
@@ -23,20 +31,20 @@ def corrupt(images, noise, level, seed):
         1/2) ([2] sec. 4.2).
       level: standard deviation or fraction of corrupted pixels, in (0, 1).
       seed: int32 or int64 [2]; the same seed gives the same corruption.
+      draws: instead of `seed`, the draws of `corruption_draws`.
 
     Returns:
       float32 [N, H, W, C] in [0, 1].
     """
     images = tf.convert_to_tensor(images, tf.float32)
-    shape = tf.shape(images)
+    if draws is None:
+        draws = corruption_draws(noise, tf.shape(images), seed)
     if noise == "gaussian":
-        noisy = images + level * tf.random.stateless_normal(shape, seed=seed)
-        return tf.clip_by_value(noisy, 0.0, 1.0)
-    draws = tf.random.stateless_uniform(tf.concat([[2], shape], 0), seed=seed)
-    hit = draws[0] < level
+        return tf.clip_by_value(images + level * draws, 0.0, 1.0)
+    hit = draws[:, 0] < level
     if noise == "masking":
         return tf.where(hit, 0.0, images)
-    return tf.where(hit, tf.cast(draws[1] < 0.5, tf.float32), images)
+    return tf.where(hit, tf.cast(draws[:, 1] < 0.5, tf.float32), images)
 
 
 @register("denoising_autoencoder")
@@ -103,9 +111,15 @@ class DenoisingAutoencoder(AutoencoderBase):
     def _corrupt(self, images, training):
         # Evaluation uses one fixed seed so validation losses are comparable
         # across epochs and never advance the training seed stream.
-        seed = tfp_seed(self.seed_generator) if training else \
-            tf.constant([self.seed or 0, 1], tf.int32)
-        return corrupt(images, self.noise, self.noise_level, seed)
+        if not training:
+            return corrupt(images, self.noise, self.noise_level,
+                           tf.constant([self.seed or 0, 1], tf.int32))
+        image_shape = tf.shape(images)[1:]
+        draws = self.training_noise(
+            lambda n, seed: corruption_draws(
+                self.noise, tf.concat([[n], image_shape], 0), seed),
+            tf.shape(images)[0])
+        return corrupt(images, self.noise, self.noise_level, draws=draws)
 
     def figures(self, images, seed=0):
         """Adds rows of (clean, corrupted, restored) test images."""

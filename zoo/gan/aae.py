@@ -8,7 +8,6 @@ from zoo.distributions import PRIORS, make_prior
 from zoo.errors import InputError
 from zoo.gan import networks
 from zoo.gan.base import GANBase, to_symmetric
-from zoo.layers.sampling import tfp_seed
 from zoo.registry import register
 
 
@@ -78,8 +77,8 @@ class AAE(GANBase):
         return self.encoder.trainable_variables + self.generator.trainable_variables
 
     # ----------------------------------------------------------------- codes
-    def _random_latents(self, n):
-        return self.prior.sample(n, seed=tfp_seed(self.seed_generator))
+    def _draw_latents(self, n, seed):
+        return self.prior.sample(n, seed=seed)
 
     def _latent_from_seed(self, seed):
         return self.prior.sample(seed=seed)

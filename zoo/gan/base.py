@@ -98,6 +98,9 @@ class GANBase(GenerativeModel):
     #: Whether the discriminator's head has a bias (a critic's loss ignores it).
     discriminator_bias = True
     spectral_norm = False
+    #: BatchNorm statistics over the global batch under `tf.distribute`
+    #: (default), or per replica (False).
+    sync_batchnorm = True
     #: Name of the discriminator output in `discriminate`.
     score_name = "logits"
 
@@ -130,15 +133,16 @@ class GANBase(GenerativeModel):
         if self.architecture == "mlp":
             return networks.mlp_generator(self.latent_dim, self.image_shape,
                                           self.hidden_units, classes, name=name)
-        return networks.conv_generator(self.latent_dim, self.image_shape,
-                                       self.filters, classes, name=name)
+        return networks.conv_generator(self.latent_dim, self.image_shape, self.filters,
+                                       classes, self.sync_batchnorm, name=name)
 
     def _build_discriminator(self):
         classes = self.num_classes if self.discriminator_takes_labels else None
         options = dict(outputs=self.discriminator_outputs, num_classes=classes,
                        normalization=self.discriminator_norm,
                        output_bias=self.discriminator_bias,
-                       spectral_norm=self.spectral_norm)
+                       spectral_norm=self.spectral_norm,
+                       sync_batchnorm=self.sync_batchnorm)
         if self.architecture == "mlp":
             return networks.mlp_discriminator(
                 self.image_shape, tuple(reversed(self.hidden_units)), **options)
@@ -170,8 +174,12 @@ class GANBase(GenerativeModel):
 
     # ----------------------------------------------------------------- codes
     def _random_latents(self, n):
-        """Training noise z [n, latent_dim] from the model's seed generator."""
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        """Training noise z [n, latent_dim] (see `training_noise`)."""
+        return self.training_noise(self._draw_latents, n)
+
+    def _draw_latents(self, n, seed):
+        """n codes [n, latent_dim] from one stateless seed."""
+        return tf.random.stateless_normal([n, self.latent_dim], seed=seed)
 
     def _latent_from_seed(self, seed):
         """One code [latent_dim] from one int32 seed row [2] (stateless)."""
@@ -236,29 +244,34 @@ class GANBase(GenerativeModel):
         """{"g_loss", ...}: per-example values [N] of one forward pass `p`."""
         return {"g_loss": self.generator_loss(p.fake_out[:, 0])}
 
-    def _reduced(self, terms):
-        return {name: self.reduce_loss(value) for name, value in terms.items()}
-
     def _after_d_step(self):
         """Runs after every discriminator update (WGAN clips weights here)."""
 
     def d_step(self, real, labels=None):
-        """One discriminator update on real images in [-1, 1]; returns its metrics."""
+        """One discriminator update on real images in [-1, 1]; returns its
+        per-example terms."""
         with tf.GradientTape() as tape:
-            terms = self._reduced(self._discriminator_terms(
+            terms = self._float32(self._discriminator_terms(
                 self._forward(real, labels, training=True)))
-        self.minimize(self.d_optimizer, terms["d_loss"], self.d_variables, tape)
+            scaled = self.d_optimizer.scale_loss(self.objective(terms["d_loss"]))
+        self.minimize(self.d_optimizer, scaled, self.d_variables, tape)
         self._after_d_step()
         return terms
 
     def g_step(self, real, labels=None):
-        """One generator update (the discriminator is only read); returns its metrics."""
+        """One generator update (the discriminator is only read); returns its
+        per-example terms."""
         with tf.GradientTape() as tape:
-            terms = self._reduced(self._generator_terms(
+            terms = self._float32(self._generator_terms(
                 self._forward(real, labels, training=True, with_real=False)))
-        self.minimize(self.g_optimizer, terms["g_loss"], self.g_variables, tape)
+            scaled = self.g_optimizer.scale_loss(self.objective(terms["g_loss"]))
+        self.minimize(self.g_optimizer, scaled, self.g_variables, tape)
         self._update_ema()
         return terms
+
+    @staticmethod
+    def _float32(terms):
+        return {name: tf.cast(value, tf.float32) for name, value in terms.items()}
 
     def _update_ema(self):
         if self.ema_decay is None:
@@ -284,7 +297,7 @@ class GANBase(GenerativeModel):
     def test_step(self, data):
         images, labels = self.unpack_batch(data)
         p = self._forward(to_symmetric(images), labels, training=False)
-        return self.report(self._reduced({**self._discriminator_terms(p),
+        return self.report(self._float32({**self._discriminator_terms(p),
                                           **self._generator_terms(p)}))
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):

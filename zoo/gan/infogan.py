@@ -1,6 +1,5 @@
 """InfoGAN: interpretable codes by maximizing mutual information."""
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -84,11 +83,12 @@ class InfoGAN(GANBase):
     def _split(self, z):
         return tf.split(z, [self.noise_dim, self.num_categories, self.num_continuous], -1)
 
-    def _random_latents(self, n):
-        noise = keras.random.normal((n, self.noise_dim), seed=self.seed_generator)
-        cat = keras.random.randint((n,), 0, self.num_categories, seed=self.seed_generator)
-        cont = keras.random.uniform((n, self.num_continuous), -1.0, 1.0,
-                                    seed=self.seed_generator)
+    def _draw_latents(self, n, seed):
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        noise = tf.random.stateless_normal([n, self.noise_dim], seed=seeds[0])
+        cat = tf.random.stateless_uniform([n], seeds[1], 0, self.num_categories,
+                                          dtype=tf.int32)
+        cont = tf.random.stateless_uniform([n, self.num_continuous], seeds[2], -1.0, 1.0)
         return tf.concat([noise, tf.one_hot(cat, self.num_categories), cont], -1)
 
     def _latent_from_seed(self, seed):

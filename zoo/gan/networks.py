@@ -61,9 +61,15 @@ def _inputs(shape, num_classes, name):
     return [x, label], x, label
 
 
-def _normalize(h, normalization):
+def _batchnorm(synchronized):
+    # Synchronized: statistics of the global batch on every replica, the
+    # same as on one device (a no-op without tf.distribute).
+    return keras.layers.BatchNormalization(synchronized=synchronized)
+
+
+def _normalize(h, normalization, sync_batchnorm):
     if normalization == "batch":
-        return keras.layers.BatchNormalization()(h)
+        return _batchnorm(sync_batchnorm)(h)
     if normalization == "layer":
         # Each sample over all of its features (H, W, C for feature maps),
         # the layer normalization of Gulrajani et al. 2017, sec. 4.
@@ -88,7 +94,7 @@ def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
 
 def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
                       normalization=None, output_bias=True, spectral_norm=False,
-                      name="discriminator"):
+                      sync_batchnorm=True, name="discriminator"):
     """x [N, ...] (+ label [N]) -> raw scores [N, outputs]; LeakyReLU hidden
     layers; every kernel spectrally normalized when `spectral_norm`."""
     inputs, x, label = _inputs(input_shape, num_classes, "images")
@@ -98,14 +104,14 @@ def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
     for i, units in enumerate(hidden_units):
         h = _kernel_layer(keras.layers.Dense(units), spectral_norm)(h)
         if i:
-            h = _normalize(h, normalization)
+            h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
     return keras.Model(inputs, head(h), name=name)
 
 
 def conv_generator(latent_dim, image_shape, filters, num_classes=None,
-                   name="generator"):
+                   sync_batchnorm=True, name="generator"):
     """DCGAN generator ([2], sec. 3): project z, then stride-2 transposed
     convolutions with batchnorm and ReLU, tanh output, no pooling.
 
@@ -118,11 +124,11 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
     inputs, z, label = _inputs((latent_dim,), num_classes, "z")
     h = z if label is None else keras.layers.Concatenate()([z, OneHot(num_classes)(label)])
     h = keras.layers.Dense(h0 * w0 * filters[-1], use_bias=False)(h)
-    h = keras.layers.ReLU()(keras.layers.BatchNormalization()(h))
+    h = keras.layers.ReLU()(_batchnorm(sync_batchnorm)(h))
     h = keras.layers.Reshape((h0, w0, filters[-1]))(h)
     for f in reversed(filters[:-1]):
         h = keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False)(h)
-        h = keras.layers.ReLU()(keras.layers.BatchNormalization()(h))
+        h = keras.layers.ReLU()(_batchnorm(sync_batchnorm)(h))
     h = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
                                      activation="tanh")(h)
     extra_h, extra_w = h0 * scale - height, w0 * scale - width
@@ -134,7 +140,7 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
 
 def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
                        normalization="batch", output_bias=True, spectral_norm=False,
-                       name="discriminator"):
+                       sync_batchnorm=True, name="discriminator"):
     """DCGAN discriminator ([2], sec. 3): stride-2 convolutions, LeakyReLU(0.2),
     normalization on every layer but the first, no pooling, a linear head;
     every kernel spectrally normalized when `spectral_norm`.
@@ -150,7 +156,7 @@ def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
         h = _kernel_layer(keras.layers.Conv2D(f, 4, strides=2, padding="same"),
                           spectral_norm)(h)
         if i:
-            h = _normalize(h, normalization)
+            h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
     h = keras.layers.Flatten()(h)
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)

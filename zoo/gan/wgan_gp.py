@@ -1,6 +1,5 @@
 """Wasserstein GAN with gradient penalty."""
 
-import keras
 import tensorflow as tf
 
 from zoo import checks, losses
@@ -55,9 +54,13 @@ class WGANGP(CriticBase):
 
     def _discriminator_terms(self, p):
         terms = super()._discriminator_terms(p)
-        eps = keras.random.uniform((tf.shape(p.real_input)[0],), seed=self.seed_generator)
+        eps = self._penalty_eps(tf.shape(p.real_input)[0])
         gp = losses.gradient_penalty(lambda x: self._d(x, p.labels, p.training),
                                      p.real_input, p.fake_input, eps)
         terms["d_loss"] = terms["d_loss"] + self.gp_weight * gp
         terms["gp"] = gp
         return terms
+
+    def _penalty_eps(self, n):
+        """eps ~ U(0, 1), one per sample, for the points x_hat ([1], Algorithm 1)."""
+        return self.training_noise(lambda m, seed: tf.random.stateless_uniform([m], seed), n)

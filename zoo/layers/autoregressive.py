@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
+from zoo.layers.dropout import ReplicaDropout
 from zoo.errors import ConfigError
 
 MASK_TYPES = ("A", "B")
@@ -195,7 +196,7 @@ class GatedResnet(keras.layers.Layer):
         self.conv_in = ShiftedConv2D(filters, kernel_size, direction)
         self.conv_out = ShiftedConv2D(2 * filters, kernel_size, direction)
         self.nin = keras.layers.Dense(filters)
-        self.dropout = keras.layers.Dropout(self.dropout_rate, seed=seed)
+        self.dropout = ReplicaDropout(self.dropout_rate, seed=seed)
 
     def build(self, input_shape):
         # Sub-layers build on their first call, with their own input shapes.

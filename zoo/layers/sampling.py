@@ -73,3 +73,26 @@ def tfp_seed(seed_generator):
     anything but int32 [2].
     """
     return tf.cast(seed_generator.next(), tf.int32)
+
+
+def replica_rows(draw, rows, seed):
+    """This replica's `rows` rows of a draw made for the whole global batch.
+
+    `draw(n, seed)` must be a stateless draw of n rows. Every replica makes
+    the draw for all of the global batch (rows times the number of replicas)
+    from the same seed and keeps its own slice, which is the slice of the
+    batch `tf.distribute` handed it. Replicas so draw different noise from
+    one seed, and each row's noise depends on the seed and the row's place
+    in the global batch alone: the same on any number of replicas.
+
+    Args:
+      draw: callable (n, seed) -> Tensor [n, ...].
+      rows: this replica's batch size (int or scalar tensor).
+      seed: int32 [2] stateless seed, the same on every replica.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    if replicas == 1:
+        return draw(rows, seed)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * rows
+    return draw(rows * replicas, seed)[start:start + rows]

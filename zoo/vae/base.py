@@ -15,7 +15,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo.base import GenerativeModel
 from zoo.distributions import ImageLikelihood, diagonal_gaussian, make_prior
-from zoo.layers.sampling import normal_per_row, per_row_seeds, sample_per_row, tfp_seed
+from zoo.layers.sampling import normal_per_row, per_row_seeds, sample_per_row
 from zoo.losses import kl_divergence, log_mean_exp
 
 
@@ -205,8 +205,9 @@ class VAEBase(GenerativeModel):
     def loss_terms(self, images, labels, training):
         """-log p(x|z) and KL per image, and their beta-weighted sum ([2] eq. 4)."""
         del labels, training
-        eps = tf.random.stateless_normal(
-            [tf.shape(images)[0], self.latent_dim], seed=tfp_seed(self.seed_generator))
+        eps = self.training_noise(
+            lambda n, seed: tf.random.stateless_normal([n, self.latent_dim], seed=seed),
+            tf.shape(images)[0])
         log_px, kl = self._elbo_terms(images, eps)
         return {"loss": -log_px + self.beta * kl, "reconstruction": -log_px, "kl": kl}
 
