@@ -100,9 +100,16 @@ def endpoint_outputs(model, n=5):
     return results
 
 
-def fit_step(name):
-    """One short fit: finite losses, and the weights move."""
-    model = build(name)
+def fit_step(name, precision="off"):
+    """One short fit: finite losses, and the weights move.
+
+    Args:
+      precision: "off", "bfloat16" or "float16" (`training.distribute.precision`).
+    """
+    from training.distribute import precision as dtype_policy
+
+    with dtype_policy(precision):
+        model = build(name)
     model.compile(**model.make_optimizers())
     before = [np.array(w) for w in model.trainable_weights]
     history = model.fit(batches(model), epochs=1, verbose=0, shuffle=False)
@@ -221,10 +228,14 @@ _SERVE_SCRIPT = textwrap.dedent("""
 """)
 
 
-def export_round_trip(name, tmp_path):
+def export_round_trip(name, tmp_path, model=None, atol=1e-5):
+    """Exports `model` (default: a `fit_step` of `name`), audits the ops and
+    compares every signature, served in a process without zoo or TFP, with
+    the in-process outputs (to `atol`: bfloat16 kernels may round otherwise
+    in the served graph)."""
     from export import audit_saved_model, export_model
 
-    model = fit_step(name)
+    model = model or fit_step(name)
     path = str(tmp_path / "export")
     export_model(model, path)
     assert audit_saved_model(path) == []
@@ -245,7 +256,7 @@ def export_round_trip(name, tmp_path):
     for endpoint, (_, outputs) in expected.items():
         for key, value in outputs.items():
             np.testing.assert_allclose(got[f"{endpoint}/{key}"], value,
-                                       rtol=1e-5, atol=1e-5,
+                                       rtol=1e-5, atol=atol,
                                        err_msg=f"{name}.{endpoint}.{key}")
     for key, value in expected[model.hub_endpoint][1].items():
-        np.testing.assert_allclose(got[f"__call__/{key}"], value, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got[f"__call__/{key}"], value, rtol=1e-5, atol=atol)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo.base import GenerativeModel
 from zoo.errors import ConfigError
-from zoo.layers.networks import conv_downsampler, conv_upsampler, dense_stack
+from zoo.layers.networks import conv_downsampler, conv_upsampler, dense_stack, network
 
 ARCHITECTURES = ("dense", "conv")
 RECONSTRUCTION_LOSSES = ("bce", "l2")
@@ -102,7 +102,7 @@ class AutoencoderBase(GenerativeModel):
             h = keras.layers.Dense(self.dense_units, activation="relu")(h)
         code = keras.layers.Dense(self.latent_dim, activation=self.code_activation,
                                   name="code")(h)
-        return keras.Model(images, code, name="encoder")
+        return network(images, code, name="encoder")
 
     def _build_decoder(self):
         z = keras.Input((self.latent_dim,))
@@ -114,7 +114,7 @@ class AutoencoderBase(GenerativeModel):
             h = keras.layers.Dense(self.dense_units, activation="relu")(z)
             logits = conv_upsampler(h, self.image_shape, self.filters,
                                     self.image_shape[-1])
-        return keras.Model(z, logits, name="decoder")
+        return network(z, logits, name="decoder")
 
     # ----------------------------------------------------------------- model
     def call(self, inputs, training=False):

@@ -16,6 +16,7 @@ import numpy as np
 
 from zoo import checks
 from zoo.errors import ConfigError, InputError
+from zoo.layers.networks import network
 
 
 def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
@@ -50,7 +51,7 @@ def build_classifier(model, num_classes, fine_tune=False, hidden_units=()):
     for units in checks.positive_ints("hidden_units", hidden_units, allow_empty=True):
         h = keras.layers.Dense(units, activation="relu")(h)
     logits = keras.layers.Dense(num_classes, name="logits")(h)
-    return keras.Model(images, logits, name="encoder_classifier")
+    return network(images, logits, name="encoder_classifier")
 
 
 def train_classifier(model, images, labels, num_classes=None, fine_tune=False,

@@ -86,6 +86,10 @@ class AutoregressiveModel(GenerativeModel):
         """
         raise NotImplementedError
 
+    def network_output(self, x, labels=None, training=False):
+        """`_network` in float32 (it computes in the policy's dtype)."""
+        return tf.cast(self._network(x, labels, training=training), tf.float32)
+
     def _log_prob_terms(self, params, levels, x):
         """log p of each dimension given the past: [N, H, W, C] or, when the
         channels of a pixel are modelled jointly, [N, H, W]."""
@@ -118,7 +122,7 @@ class AutoregressiveModel(GenerativeModel):
         """log p(x_d | x_<d) for every dimension d (see `_log_prob_terms`)."""
         levels = self.to_levels(images)
         x = self.levels_to_input(levels)
-        return self._log_prob_terms(self._network(x, labels), levels, x)
+        return self._log_prob_terms(self.network_output(x, labels), levels, x)
 
     def _log_prob(self, images, labels=None):
         """Exact log p(images) in nats, [N] (labels: int [N] when conditional)."""
@@ -135,7 +139,7 @@ class AutoregressiveModel(GenerativeModel):
     def loss_terms(self, images, labels, training):
         levels = self.to_levels(images)
         x = self.levels_to_input(levels)
-        terms = self._log_prob_terms(self._network(x, labels, training=training), levels, x)
+        terms = self._log_prob_terms(self.network_output(x, labels, training), levels, x)
         # Nats per dimension keeps the learning rate independent of image size.
         nats = -tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), 1) / self.num_dims
         return {"loss": nats, "bits_per_dim": nats / np.log(2.0)}
@@ -223,7 +227,7 @@ class AutoregressiveModel(GenerativeModel):
         def body(step, canvas):
             pixel, channel = step // c, step % c
             r, col = pixel // w, pixel % w
-            params = self._network(self.levels_to_input(canvas), labels)[:, r, col]
+            params = self.network_output(self.levels_to_input(canvas), labels)[:, r, col]
             value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
             return step + 1, self._write(canvas, step, value, row_known, r)
 
@@ -292,6 +296,7 @@ class PerChannelHead:
         return dist.log_prob(levels if self.binary else tf.cast(levels, tf.int32))
 
     def _sample_channel(self, params, values, noise, channel):
+        params = tf.cast(params, tf.float32)
         logits = tf.gather(self._per_channel(params), channel, axis=1)  # [N, P]
         u = tf.gather(noise, channel, axis=1)
         if self.binary:

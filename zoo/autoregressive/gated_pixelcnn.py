@@ -114,7 +114,7 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
             v = gate(self.vertical[i](v) + (self.v_embed[i](labels)[:, None, None]
                                               if self.conditional else 0.0))
         # The row above the image feeds zeros through the link (down_shift).
-        above = tf.cast(first_row > 0, tf.float32)
+        above = tf.cast(first_row > 0, self.compute_dtype)
         links = [self.links[i](above * self._vertical_row(i, windows[i], labels))
                  for i in range(self.num_layers)]
 
@@ -133,7 +133,7 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
             return new_windows, links
 
         def put(buf, col, value):
-            return tf.tensor_scatter_nd_update(buf, [[col + p]], value[None])
+            return tf.tensor_scatter_nd_update(buf, [[col + p]], tf.cast(value, buf.dtype)[None])
 
         def pixel_step(r, links, step, canvas, bufs):
             col, channel = step // c, step % c
@@ -160,7 +160,7 @@ class GatedPixelCNN(PerChannelHead, AutoregressiveModel):
         widths = [c] + [self.filters] * (self.num_layers - 1)
 
         def row_step(r, canvas, windows, links):
-            bufs = [tf.zeros([w + 2 * p, n, ch]) for ch in widths]
+            bufs = [tf.zeros([w + 2 * p, n, ch], self.compute_dtype) for ch in widths]
             _, canvas, _ = tf.while_loop(
                 lambda step, *_: step < w * c,
                 lambda *args: pixel_step(r, links, *args), (0, canvas, bufs))

@@ -97,7 +97,7 @@ class PixelCNN(PerChannelHead, AutoregressiveModel):
             act = act + out(tf.nn.relu(conv(tf.nn.relu(act))))
 
         def put(win, pad, col, value):
-            return tf.tensor_scatter_nd_update(win, [[pad, col + pad]], value[None])
+            return tf.tensor_scatter_nd_update(win, [[pad, col + pad]], tf.cast(value, win.dtype)[None])
 
         def roll(win):
             return tf.concat([win[1:], tf.zeros_like(win[:1])], 0)

@@ -147,6 +147,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         return self.pixel_distribution(params, levels).log_prob(levels)  # [N, H, W]
 
     def _sample_channel(self, params, values, noise, channel):
+        params = tf.cast(params, tf.float32)
         m = self.num_mixtures
         logits, loc, log_scale, coeffs = self._split(params)
         # One component per pixel, shared by its channels ([1] section 2.2).
@@ -185,17 +186,17 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         f = self.filters
         # Position-major buffers [H + 1, W + 1, N, ch], zero top row and left
         # column: the padding of the down-right convolutions.
-        zeros = lambda ch: tf.zeros([h + 1, w + 1, n, ch])
+        zeros = lambda ch: tf.zeros([h + 1, w + 1, n, ch], self.compute_dtype)
         x_buf = zeros(c + 1)
         a_bufs = [zeros(2 * f) for _ in range(self.num_resnet)]
         b_bufs = [zeros(2 * f) for _ in range(self.num_resnet)]
 
         def put(buf, r, col, value):
-            return tf.tensor_scatter_nd_update(buf, [[r + 1, col + 1]], value[None])
+            return tf.tensor_scatter_nd_update(buf, [[r + 1, col + 1]], tf.cast(value, buf.dtype)[None])
 
         def pixel_step(r, aux, down, step, canvas, x_buf, a_bufs, b_bufs):
             col, channel = step // c, step % c
-            left = tf.cast(col > 0, tf.float32)  # right_shift: zeros in column 0
+            left = tf.cast(col > 0, self.compute_dtype)  # right_shift: zeros in column 0
             ul = down[:, col] + left * self.ul_init_right.call_at(
                 tf.slice(x_buf, [r, col, 0, 0], [2, 1, -1, -1]))
             new_a, new_b = [], []

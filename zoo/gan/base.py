@@ -350,6 +350,12 @@ class GANBase(GenerativeModel):
             else keras.optimizers.get(g_optimizer)
         if d_optimizer is g_optimizer:
             raise ConfigError("d_optimizer and g_optimizer must be two optimizer objects")
+        if self.dtype_policy.name == "mixed_float16":
+            # Keras wraps only `self.optimizer`; each player needs its own
+            # dynamic loss scale, and skips its own non-finite steps.
+            d_optimizer, g_optimizer = (
+                o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(o) for o in (d_optimizer, g_optimizer))
         super().compile(optimizer=g_optimizer, **kwargs)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         d_optimizer.build(self.d_variables)

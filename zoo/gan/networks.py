@@ -15,6 +15,7 @@ import math
 
 import keras
 
+from zoo.layers.networks import network
 from zoo.layers.spectral import SpectralNormalization
 
 ARCHITECTURES = ("mlp", "dcgan")
@@ -89,7 +90,7 @@ def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
     for units in hidden_units:
         h = keras.layers.Dense(units, activation="relu")(h)
     h = keras.layers.Dense(math.prod(image_shape), activation="tanh")(h)
-    return keras.Model(inputs, keras.layers.Reshape(image_shape)(h), name=name)
+    return network(inputs, keras.layers.Reshape(image_shape)(h), name=name)
 
 
 def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
@@ -107,7 +108,7 @@ def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
             h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
-    return keras.Model(inputs, head(h), name=name)
+    return network(inputs, head(h), name=name)
 
 
 def conv_generator(latent_dim, image_shape, filters, num_classes=None,
@@ -135,7 +136,7 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
     if extra_h or extra_w:
         h = keras.layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
                                      (extra_w // 2, extra_w - extra_w // 2)))(h)
-    return keras.Model(inputs, h, name=name)
+    return network(inputs, h, name=name)
 
 
 def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
@@ -160,4 +161,4 @@ def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
         h = keras.layers.LeakyReLU(0.2)(h)
     h = keras.layers.Flatten()(h)
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
-    return keras.Model(inputs, head(h), name=name)
+    return network(inputs, head(h), name=name)

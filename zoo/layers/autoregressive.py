@@ -45,6 +45,12 @@ def causal_mask(kernel_size, in_channels, filters, mask_type, num_groups):
     return mask
 
 
+
+def _like(weight, x):
+    """A weight in the dtype of the tensor it meets (bfloat16/float16 under a
+    mixed-precision policy, whose variables stay float32)."""
+    return tf.cast(weight, x.dtype)
+
 class MaskedConv2D(keras.layers.Layer):
     """A "same" convolution whose kernel is `kernel * mask` by construction.
 
@@ -91,11 +97,12 @@ class MaskedConv2D(keras.layers.Layer):
                                     initializer="zeros") if self.use_bias else None
 
     def masked_kernel(self):
-        return self.kernel * self.mask
+        kernel = tf.convert_to_tensor(self.kernel)
+        return kernel * _like(self.mask, kernel)
 
     def call(self, inputs):
-        y = tf.nn.conv2d(inputs, self.masked_kernel(), 1, "SAME")
-        return y + self.bias if self.use_bias else y
+        y = tf.nn.conv2d(inputs, _like(self.masked_kernel(), inputs), 1, "SAME")
+        return y + _like(self.bias, y) if self.use_bias else y
 
     def call_at(self, patch):
         """The output at one position from its input window.
@@ -107,8 +114,11 @@ class MaskedConv2D(keras.layers.Layer):
         Returns:
           float [N, filters], equal to `call(x)[:, r, c]`.
         """
-        y = tf.einsum("hwni,hwio->no", patch, self.masked_kernel())
-        return y + self.bias if self.use_bias else y
+        # The dtype a call through __call__ computes in, so cached activations
+        # and full passes match under mixed precision.
+        patch = tf.cast(patch, self.compute_dtype)
+        y = tf.einsum("hwni,hwio->no", patch, _like(self.masked_kernel(), patch))
+        return y + _like(self.bias, y) if self.use_bias else y
 
 
 def down_shift(x):
@@ -154,12 +164,15 @@ class ShiftedConv2D(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
     def call(self, inputs):
-        return tf.nn.conv2d(tf.pad(inputs, self.padding), self.kernel, 1, "VALID") + self.bias
+        y = tf.nn.conv2d(tf.pad(inputs, self.padding), _like(self.kernel, inputs), 1, "VALID")
+        return y + _like(self.bias, y)
 
     def call_at(self, patch):
         """The output at one position from its input window [kh, kw, N, in]
         (the same zero padding as `call`); returns [N, filters]."""
-        return tf.einsum("hwni,hwio->no", patch, self.kernel) + self.bias
+        patch = tf.cast(patch, self.compute_dtype)
+        y = tf.einsum("hwni,hwio->no", patch, _like(self.kernel, patch))
+        return y + _like(self.bias, y)
 
 
 def concat_elu(x):

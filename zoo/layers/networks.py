@@ -9,6 +9,18 @@ import math
 import keras
 
 
+def network(inputs, outputs, name):
+    """`keras.Model(inputs, outputs)` whose output is float32.
+
+    Under a mixed-precision policy the layers compute in bfloat16/float16;
+    distributions, losses and the values a model returns stay in float32,
+    so the last step casts (a no-op layer is added only when needed).
+    """
+    if keras.backend.standardize_dtype(outputs.dtype) != "float32":
+        outputs = keras.layers.Activation("linear", dtype="float32")(outputs)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def dense_stack(h, units, activation="relu"):
     """Applies one `Dense(u, activation)` per entry of `units` to tensor `h`."""
     for u in units:

@@ -3,7 +3,7 @@
 import keras
 
 from zoo import checks
-from zoo.layers.networks import conv_downsampler, conv_upsampler
+from zoo.layers.networks import conv_downsampler, conv_upsampler, network
 from zoo.registry import register
 from zoo.vae.base import VAEBase
 
@@ -43,7 +43,7 @@ class ConvVAE(VAEBase):
         images = keras.Input(self.image_shape)
         h = conv_downsampler(images, self.filters)
         h = keras.layers.Dense(self.dense_units, activation="relu")(h)
-        return keras.Model(images, keras.layers.Dense(2 * self.latent_dim)(h),
+        return network(images, keras.layers.Dense(2 * self.latent_dim)(h),
                            name="encoder")
 
     def _build_decoder(self):
@@ -51,4 +51,4 @@ class ConvVAE(VAEBase):
         h = keras.layers.Dense(self.dense_units, activation="relu")(z)
         params = conv_upsampler(h, self.image_shape, self.filters,
                                 self.decoder_channels)
-        return keras.Model(z, params, name="decoder")
+        return network(z, params, name="decoder")

@@ -3,6 +3,7 @@
 import keras
 
 from zoo import checks
+from zoo.layers.networks import network
 from zoo.registry import register
 from zoo.vae.base import VAEBase
 
@@ -39,7 +40,7 @@ class VAE(VAEBase):
         h = keras.layers.Flatten()(images)
         for units in self.hidden_units:
             h = keras.layers.Dense(units, activation="relu")(h)
-        return keras.Model(images, keras.layers.Dense(2 * self.latent_dim)(h),
+        return network(images, keras.layers.Dense(2 * self.latent_dim)(h),
                            name="encoder")
 
     def _build_decoder(self):
@@ -50,4 +51,4 @@ class VAE(VAEBase):
         height, width, _ = self.image_shape
         params = keras.layers.Dense(height * width * self.decoder_channels)(h)
         params = keras.layers.Reshape((height, width, self.decoder_channels))(params)
-        return keras.Model(z, params, name="decoder")
+        return network(z, params, name="decoder")
