@@ -35,6 +35,15 @@ from zoo.registry import recording_init
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
 
 
+def _multi_worker():
+    """True inside a `MultiWorkerMirroredStrategy` with a real cluster."""
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    resolver = strategy.cluster_resolver
+    return resolver is not None and bool(resolver.cluster_spec().as_dict())
+
+
 def base_arguments(base, arguments):
     """The arguments of `base`'s constructors picked from a subclass
     constructor's `locals()`, plus its `**kwargs`.
@@ -374,7 +383,12 @@ class GenerativeModel(ServingEndpoints, keras.Model):
         for tracker in self.metrics:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name])
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if _multi_worker():
+            # Keras 3.15 reduces multi-worker logs with reduce(MEAN, axis=0),
+            # which fails on scalars; a [1] vector reduces to the scalar.
+            results = {k: tf.reshape(v, [1]) for k, v in results.items()}
+        return results
 
     def minimize(self, optimizer, scaled_loss, variables, tape):
         """One gradient step of `optimizer` on `scaled_loss`, which is
