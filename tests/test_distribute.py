@@ -78,3 +78,37 @@ def test_bad_distribution_settings_are_one_clear_error(tmp_path, args, message):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_killed_mirrored_run_resumes_from_its_last_epoch(tmp_path):
+    import csv
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.train", "dcgan", "--distribute", "mirrored",
+           "--cpu-replicas", "2", "--epochs", "6", "--batch-size", "128", "--out", str(out),
+           "--no-export", "--verbose", "0", "--set", "latent_dim=4", "--set",
+           "filters=(8,16)"]
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=environment)
+
+    def epochs():
+        with open(out / "history.csv") as f:
+            return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+    deadline = time.time() + 240
+    while not (out / "samples" / "epoch_002.png").exists():
+        assert proc.poll() is None and time.time() < deadline, "run ended early"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = epochs()
+    assert 2 <= len(done_before) < 6, done_before
+    rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
+                           env=environment)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    after = epochs()
+    assert after[:len(done_before)] == done_before
+    assert after == sorted(set(after)) and after[-1] == 5, after

@@ -20,8 +20,6 @@ It also owns what every family would otherwise write again:
   `zoo.endpoints`, mixed in).
 """
 
-import inspect
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -30,7 +28,7 @@ from zoo import checks
 from zoo.endpoints import ServingEndpoints
 from zoo.errors import InputError
 from zoo.layers.sampling import per_row_seeds, replica_rows, tfp_seed
-from zoo.registry import recording_init
+from zoo.registry import base_arguments, recording_init  # noqa: F401 (re-exported)
 
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
 
@@ -42,23 +40,6 @@ def _multi_worker():
         return False
     resolver = strategy.cluster_resolver
     return resolver is not None and bool(resolver.cluster_spec().as_dict())
-
-
-def base_arguments(base, arguments):
-    """The arguments of `base`'s constructors picked from a subclass
-    constructor's `locals()`, plus its `**kwargs`.
-
-    Subclasses list every argument in their own signature (so it is their
-    config, with their defaults) and hand the shared ones on with
-    `super().__init__(**base_arguments(Base, locals()))`.
-    """
-    names = set()
-    for cls in base.__mro__:
-        if "__init__" in vars(cls) and issubclass(cls, GenerativeModel):
-            names.update(inspect.signature(cls.__init__).parameters)
-    names -= {"self", "kwargs"}
-    return {**{k: v for k, v in arguments.items() if k in names},
-            **arguments.get("kwargs", {})}
 
 
 class GenerativeModel(ServingEndpoints, keras.Model):

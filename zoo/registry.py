@@ -85,6 +85,25 @@ def recording_init(init):
     return __init__
 
 
+def base_arguments(base, arguments):
+    """The arguments of `base`'s constructors picked from a subclass
+    constructor's `locals()`, plus its `**kwargs`.
+
+    Subclasses list every argument in their own signature (so it is their
+    config, with their defaults) and hand the shared ones on with
+    `super().__init__(**base_arguments(Base, locals()))`.
+    """
+    names = set()
+    for cls in base.__mro__:
+        if cls is keras.Model:
+            break
+        if "__init__" in vars(cls):
+            names.update(inspect.signature(cls.__init__).parameters)
+    names -= {"self", "kwargs"}
+    return {**{k: v for k, v in arguments.items() if k in names},
+            **arguments.get("kwargs", {})}
+
+
 def list_models():
     """Sorted names of every registered model."""
     return sorted(_REGISTRY)
