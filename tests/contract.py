@@ -260,3 +260,18 @@ def export_round_trip(name, tmp_path, model=None, atol=1e-5):
                                        err_msg=f"{name}.{endpoint}.{key}")
     for key, value in expected[model.hub_endpoint][1].items():
         np.testing.assert_allclose(got[f"__call__/{key}"], value, rtol=1e-5, atol=atol)
+
+
+def kill_when_written(proc, path, timeout=240):
+    """SIGKILLs `proc` as soon as `path` exists (e.g. an epoch's sample grid);
+    fails if the process ends first or `timeout` seconds pass."""
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None and time.time() < deadline, "run ended early"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+

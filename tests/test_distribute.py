@@ -82,8 +82,8 @@ def test_bad_distribution_settings_are_one_clear_error(tmp_path, args, message):
 
 def test_a_killed_mirrored_run_resumes_from_its_last_epoch(tmp_path):
     import csv
-    import signal
-    import time
+
+    from tests import contract
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "training.train", "dcgan", "--distribute", "mirrored",
@@ -98,12 +98,7 @@ def test_a_killed_mirrored_run_resumes_from_its_last_epoch(tmp_path):
         with open(out / "history.csv") as f:
             return [int(row["epoch"]) for row in csv.DictReader(f)]
 
-    deadline = time.time() + 240
-    while not (out / "samples" / "epoch_002.png").exists():
-        assert proc.poll() is None and time.time() < deadline, "run ended early"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    contract.kill_when_written(proc, out / "samples" / "epoch_002.png")
     done_before = epochs()
     assert 2 <= len(done_before) < 6, done_before
     rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,

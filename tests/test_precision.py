@@ -48,7 +48,7 @@ def test_float16_gan_scales_both_players_and_skips_an_overflowing_step():
         d_optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), 2.0 ** 40),
         g_optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(), 2.0 ** 40))
     assert model.optimizer is model.g_optimizer
-    real, labels = next(iter(contract.batches(model, n=16, batch_size=16))), None
+    real = next(iter(contract.batches(model, n=16, batch_size=16)))
     g0 = [np.array(w) for w in model.g_variables]
     d0 = [np.array(w) for w in model.d_variables]
     model.train_step(real)

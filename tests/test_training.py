@@ -3,16 +3,15 @@
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import zoo
+from tests import contract
 from training import train as train_cli
 from zoo.vae.base import VAEBase
 
@@ -161,12 +160,7 @@ def test_killed_run_resumes_from_last_epoch(tmp_path):
            "--batch-size", "256", "--out", str(out), "--no-export", "--verbose", "0"] + TINY
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (out / "samples" / "epoch_002.png").exists():
-        assert proc.poll() is None and time.time() < deadline, "run ended early"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    contract.kill_when_written(proc, out / "samples" / "epoch_002.png")
     done_before = _epochs(out)
     assert 2 <= len(done_before) < 6, done_before
     assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=300).returncode == 0

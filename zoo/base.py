@@ -28,7 +28,7 @@ from zoo import checks
 from zoo.endpoints import ServingEndpoints
 from zoo.errors import InputError
 from zoo.layers.sampling import per_row_seeds, replica_rows, tfp_seed
-from zoo.registry import base_arguments, recording_init  # noqa: F401 (re-exported)
+from zoo.registry import recording_init
 
 CAPABILITIES = ("sample", "encode", "decode", "reconstruct", "log_prob")
 

@@ -1,8 +1,7 @@
 """Undercomplete autoencoder."""
 
 from zoo.autoencoders.base import AutoencoderBase
-from zoo.base import base_arguments
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("autoencoder")

@@ -5,8 +5,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.autoencoders.base import AutoencoderBase
-from zoo.base import base_arguments
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 NOISES = ("gaussian", "masking", "salt_and_pepper")
 

@@ -4,10 +4,9 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.autoencoders.base import AutoencoderBase
-from zoo.base import base_arguments
 from zoo.errors import ConfigError
 from zoo.losses import bernoulli_kl
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("sparse_autoencoder")

@@ -3,12 +3,11 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.base import base_arguments
 from zoo.distributions import PRIORS, make_prior
 from zoo.errors import InputError
 from zoo.gan import networks
 from zoo.gan.base import GANBase, to_symmetric
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("aae")

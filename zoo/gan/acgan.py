@@ -1,9 +1,8 @@
 """Auxiliary classifier GAN."""
 
 from zoo import checks, losses
-from zoo.base import base_arguments
 from zoo.gan.base import GANBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("acgan")

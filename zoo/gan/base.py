@@ -31,7 +31,6 @@ References:
 import types
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo import checks, losses

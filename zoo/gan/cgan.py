@@ -1,9 +1,8 @@
 """Conditional GAN."""
 
 from zoo import checks
-from zoo.base import base_arguments
 from zoo.gan.base import GANBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("cgan")

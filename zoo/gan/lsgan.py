@@ -1,9 +1,8 @@
 """Least squares GAN."""
 
 from zoo import losses
-from zoo.base import base_arguments
 from zoo.gan.base import GANBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("lsgan")

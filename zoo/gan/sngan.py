@@ -1,9 +1,8 @@
 """GAN with a spectrally normalized discriminator and the hinge loss."""
 
 from zoo import checks, losses
-from zoo.base import base_arguments
 from zoo.gan.base import GANBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("sngan")

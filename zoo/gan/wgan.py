@@ -3,9 +3,8 @@
 import tensorflow as tf
 
 from zoo import checks
-from zoo.base import base_arguments
 from zoo.gan.critic import CriticBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("wgan")

@@ -3,10 +3,9 @@
 import tensorflow as tf
 
 from zoo import checks, losses
-from zoo.base import base_arguments
 from zoo.gan.base import adam_optimizers
 from zoo.gan.critic import CriticBase
-from zoo.registry import register
+from zoo.registry import base_arguments, register
 
 
 @register("wgan_gp")

@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
-from zoo.layers.dropout import ReplicaDropout
 from zoo.errors import ConfigError
+from zoo.layers.dropout import ReplicaDropout
 
 MASK_TYPES = ("A", "B")
 
