@@ -287,11 +287,10 @@ class GANBase(GenerativeModel):
 
     def train_step(self, data):
         images, labels = self.unpack_batch(data)
-        logs = {}
+        # The discriminator's metrics average over all of its d_steps updates.
         for real, real_labels in self._critic_batches(to_symmetric(images), labels):
-            logs.update(self.d_step(real, real_labels))
-        logs.update(self.g_step(real, real_labels))
-        return self.report(logs)
+            self.report(self.d_step(real, real_labels))
+        return self.report(self.g_step(real, real_labels))
 
     def test_step(self, data):
         images, labels = self.unpack_batch(data)
