@@ -184,3 +184,44 @@ def test_trains_on_a_tfds_dataset(tmp_path):
     assert np.isfinite(metrics["evaluation"]["test_elbo_nats"])
     config = json.load(open(tmp_path / "run" / "run.json"))["config"]
     assert config["image_shape"] == [28, 28, 1]
+
+
+def _files(root):
+    """{relative path: bytes} of every file under root."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_failing_overwrite_keeps_the_finished_run(tmp_path):
+    """Issue #12, defect 2: the label check runs before --overwrite deletes."""
+    out = tmp_path / "run"
+    assert train_cli.main(["vae", "--epochs", "1", "--out", str(out), "--no-export",
+                           "--verbose", "0"] + TINY) == 0
+    before = _files(out)
+    unlabelled = tmp_path / "unlabelled.npz"
+    np.savez(unlabelled, x=np.random.default_rng(0).integers(0, 256, (60, 8, 8), np.uint8))
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.train", "cgan", "--dataset", f"npz:{unlabelled}",
+         "--out", str(out), "--overwrite", "--epochs", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cgan is class-conditional and needs a labelled dataset" in proc.stderr
+    assert _files(out) == before
+
+
+def test_conditional_models_take_the_class_count_of_the_dataset(tmp_path):
+    """Issue #12, defect 4: 12 classes in the data, cgan's default of 10."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "twelve.npz"
+    np.savez(path, x=rng.integers(0, 256, (96, 8, 8), np.uint8),
+             y=np.arange(96) % 12)
+    out = tmp_path / "cgan"
+    args = ["cgan", "--dataset", f"npz:{path}", "--epochs", "1", "--no-export",
+            "--verbose", "0", "--set", "latent_dim=4", "--set", "hidden_units=(16,)"]
+    assert train_cli.main(args + ["--out", str(out)]) == 0
+    assert json.load(open(out / "run.json"))["config"]["num_classes"] == 12
+    proc = subprocess.run([sys.executable, "-m", "training.train", *args, "--out",
+                           str(tmp_path / "too_few"), "--set", "num_classes=10"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "has 12 classes but cgan was given num_classes=10" in proc.stderr
+    assert not (tmp_path / "too_few").exists()

@@ -18,6 +18,7 @@ run again. A finished run is never overwritten unless asked.
 
 import csv
 import datetime
+import inspect
 import json
 import os
 import shutil
@@ -64,7 +65,7 @@ def _normalize(value):
     return json.loads(json.dumps(value, default=_json_default))
 
 
-def build_model(name, image_shape, overrides=None, seed=0):
+def build_model(name, image_shape, overrides=None, seed=0, num_classes=None):
     """Builds a registered model for images of `image_shape`.
 
     Args:
@@ -72,6 +73,8 @@ def build_model(name, image_shape, overrides=None, seed=0):
       image_shape: (H, W, C) of the dataset.
       overrides: constructor kwargs from `--set`.
       seed: used as the model's `seed` unless overridden.
+      num_classes: the dataset's class count, used as the model's
+        `num_classes` unless overridden.
     """
     cls = zoo.get_class(name)
     kwargs = dict(overrides or {})
@@ -80,9 +83,29 @@ def build_model(name, image_shape, overrides=None, seed=0):
             f"image_shape={tuple(kwargs['image_shape'])} does not match the "
             f"dataset's images {tuple(image_shape)}")
     kwargs["image_shape"] = tuple(image_shape)
+    # Always-conditional models (num_classes defaults to a count, not None)
+    # take their class count from the dataset.
+    parameter = inspect.signature(cls.__init__).parameters.get("num_classes")
+    if num_classes and parameter is not None and parameter.default is not None:
+        kwargs.setdefault("num_classes", int(num_classes))
     if "seed" in zoo.registry.accepted_kwargs(cls):
         kwargs.setdefault("seed", seed)
     return zoo.get(name, **kwargs)
+
+
+def check_labels_fit(model, dataset, data_info):
+    """Refuses, before the run directory is touched, a class-conditional
+    model on a dataset without labels or with more classes than it has."""
+    if not model.requires_labels:
+        return
+    name = model.registered_name
+    if not data_info.num_classes:
+        raise ConfigError(f"{name} is class-conditional and needs a labelled dataset; "
+                          f"{dataset!r} has no labels")
+    if data_info.num_classes > model.num_classes:
+        raise ConfigError(f"{dataset!r} has {data_info.num_classes} classes but {name} "
+                          f"was given num_classes={model.num_classes}; drop the --set "
+                          "num_classes to take the dataset's count")
 
 
 def prepare_run_dir(out, run_info, overwrite=False):
@@ -233,7 +256,9 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     data_info = datasets.info(dataset, data_dir=data_dir)
     keras.utils.set_random_seed(seed)
     with strategy.scope(), dist.precision(mixed_precision):
-        model = build_model(model_name, data_info.image_shape, overrides, seed)
+        model = build_model(model_name, data_info.image_shape, overrides, seed,
+                            data_info.num_classes)
+    check_labels_fit(model, dataset, data_info)
 
     run_info = _normalize({
         "model": model_name, "config": model.get_config(), "dataset": dataset,
