@@ -14,6 +14,7 @@ and both turn server and transport errors into `ServingError`.
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -119,7 +120,10 @@ class RestClient(_Client):
 
     def __init__(self, url="http://localhost:8501", timeout=10.0):
         super().__init__(timeout)
-        self.url = url.rstrip("/")
+        parsed = urllib.parse.urlparse(str(url))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ServingError(f"REST url must look like http://HOST:PORT, got {url!r}")
+        self.url = str(url).rstrip("/")
 
     def _model_url(self, model, version=None, label=None):
         url = f"{self.url}/v1/models/{model}"

@@ -6,6 +6,7 @@ same directory and renamed into place, so a server watching BASE never
 loads half a model.
 """
 
+import errno
 import json
 import os
 import re
@@ -166,7 +167,8 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
         raise ExportError(f"model name {name!r} may hold only letters, digits, "
                           "'_', '.', '-'")
     model_dir = os.path.join(base, name)
-    if version is None:
+    explicit = version is not None
+    if not explicit:
         version = layout.next_version(model_dir)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ExportError(f"version must be a positive integer, got {version!r}")
@@ -183,9 +185,26 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
         metadata = {k: run_info[k] for k in ("dataset", "epochs", "batch_size",
                                              "evaluation") if k in run_info}
         export_model(model, tmp, metadata=metadata, name=name)
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        if overwrite and os.path.exists(final):
+            # Out of the way first (one rename), so the version never holds a mix.
+            os.rename(final, os.path.join(tmp_parent, "replaced"))
+        final = _publish(tmp, model_dir, version, retry=not explicit)
     finally:
         shutil.rmtree(tmp_parent, ignore_errors=True)
     return final
+
+
+def _publish(tmp, model_dir, version, retry):
+    """Renames `tmp` to MODEL_DIR/VERSION, never over a version another export
+    just published: a rename onto a non-empty directory fails, so a
+    concurrent export that picked the same number moves on to the next one
+    (`retry`) or stops (an explicit --version)."""
+    while True:
+        final = os.path.join(model_dir, str(version))
+        try:
+            os.rename(tmp, final)
+            return final
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not retry:
+                raise ExportError(f"cannot publish {final}: {e}") from None
+            version = max(version + 1, layout.next_version(model_dir))

@@ -176,3 +176,34 @@ def test_signatures_reject_wrong_image_shape_clearly(run_dir, tmp_path):
     loaded = tf.saved_model.load(export.export_run(run_dir, str(tmp_path)))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"shape \[N, 8, 8, 1\]"):
         loaded.signatures["reconstruct"](images=tf.zeros([1, 8, 8, 3]))
+
+
+def test_concurrent_exports_never_replace_each_other(run_dir, tmp_path, monkeypatch):
+    """Issue #12, defect 3: an export that picked version 1 while another was
+    still writing it publishes as 2; neither is lost."""
+    import export.saved_model as saved_model
+
+    write = saved_model.export_model
+
+    def race(base):
+        def racing(model, path, **kwargs):
+            # The other export finishes while this one is still writing.
+            monkeypatch.setattr(saved_model, "export_model", write)
+            assert saved_model.export_run(run_dir, base).endswith(os.sep + "1")
+            return write(model, path, **kwargs)
+
+        monkeypatch.setattr(saved_model, "export_model", racing)
+
+    base = str(tmp_path / "models")
+    race(base)
+    assert saved_model.export_run(run_dir, base).endswith(os.sep + "2")
+    model_dir = os.path.join(base, "conv_vae")
+    assert sorted(os.listdir(model_dir)) == ["1", "2"]  # no temporary folder left
+    for version in ("1", "2"):
+        assert os.path.isfile(os.path.join(model_dir, version, "saved_model.pb"))
+    # An explicit version that is taken meanwhile is an error, not a replacement.
+    other = str(tmp_path / "other")
+    race(other)
+    with pytest.raises(saved_model.ExportError, match="cannot publish"):
+        saved_model.export_run(run_dir, other, version=1)
+    assert sorted(os.listdir(os.path.join(other, "conv_vae"))) == ["1"]

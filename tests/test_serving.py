@@ -327,3 +327,10 @@ def test_publish_prepares_a_kaggle_models_folder(deployment, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert publish.main([version, "--out", str(tmp_path / "x"), "--owner", "Bad Owner"]) == 2
     assert publish.main([str(tmp_path), "--out", str(tmp_path / "y"), "--owner", "abc"]) == 2
+
+
+@pytest.mark.parametrize("url", ["not a url", "localhost:8501", "ftp://host/x"])
+def test_rest_client_refuses_a_malformed_url(url):
+    """Issue #12, defect 9: a ServingError, not a ValueError from urllib."""
+    with pytest.raises(ServingError, match="http://HOST:PORT"):
+        RestClient(url)

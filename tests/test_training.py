@@ -225,3 +225,79 @@ def test_conditional_models_take_the_class_count_of_the_dataset(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "has 12 classes but cgan was given num_classes=10" in proc.stderr
     assert not (tmp_path / "too_few").exists()
+
+
+@pytest.mark.parametrize("source", ["npz", "dir"])
+def test_a_small_dataset_finishes_its_run(tmp_path, source):
+    """Issue #12, defect 1: fewer than 16 test images (here 12 and 8)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    if source == "npz":
+        np.savez(tmp_path / "small.npz", x=rng.integers(0, 256, (60, 8, 8), np.uint8))
+        spec = f"npz:{tmp_path / 'small.npz'}"
+    else:
+        folder = tmp_path / "images"
+        folder.mkdir()
+        for i in range(40):  # grey and RGBA files mixed
+            mode = "L" if i % 2 else "RGBA"
+            pixels = rng.integers(0, 256, (8, 8) if mode == "L" else (8, 8, 4), np.uint8)
+            Image.fromarray(pixels, mode).save(folder / f"{i:02d}.png")
+        spec = f"dir:{folder}"
+    out = tmp_path / "run"
+    assert train_cli.main(["vae", "--dataset", spec, "--epochs", "1", "--out", str(out),
+                           "--verbose", "0", "--no-export"] + TINY) == 0
+    assert json.load(open(out / "run.json"))["status"] == "complete"
+    assert (out / "latent" / "interpolation_linear.png").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--iwae-samples", "-5"], "iwae_samples must be an integer >= 0"),
+    (["--out", "FILE"], "is a file, not a folder"),
+])
+def test_more_bad_arguments_are_one_clear_error(tmp_path, capsys, args, message):
+    """Issue #12, defects 6 and 9."""
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    args = [str(target) if a == "FILE" else a for a in args]
+    argv = ["vae", "--epochs", "1", "--verbose", "0"]
+    if "--out" not in args:
+        argv += ["--out", str(tmp_path / "run")]
+    assert train_cli.main(argv + args) == 2
+    assert message in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+_KILL_AT_GRID = """
+import os, signal, sys
+from training import callbacks
+grid = callbacks.SampleGrid.on_epoch_end
+
+def killing(self, epoch, logs=None):
+    # After the epoch's history row, before its sample grid.
+    if epoch == 1 and os.environ.get("ZOO_TEST_KILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return grid(self, epoch, logs)
+
+callbacks.SampleGrid.on_epoch_end = killing
+from training import train
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
+def test_every_epoch_keeps_its_grid_and_one_history_row_after_a_kill(tmp_path):
+    """Issue #12, defect 8: killed between an epoch's history row and its
+    sample grid, the resumed run has every grid and each row once."""
+    out = tmp_path / "run"
+    args = ["vae", "--epochs", "3", "--batch-size", "256", "--out", str(out), "--no-export",
+            "--verbose", "0"] + TINY
+    killed = subprocess.run([sys.executable, "-c", _KILL_AT_GRID, *args], cwd=REPO,
+                            env=dict(os.environ, ZOO_TEST_KILL="1"), capture_output=True)
+    assert killed.returncode == -9
+    assert _epochs(out) == [0, 1]  # the row of epoch 1 was written, its grid not
+    rerun = subprocess.run([sys.executable, "-c", _KILL_AT_GRID, *args], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _epochs(out) == [0, 1, 2]
+    for epoch in (1, 2, 3):
+        assert (out / "samples" / f"epoch_{epoch:03d}.png").is_file(), epoch

@@ -30,7 +30,8 @@ import numpy as np
 import zoo
 from export import layout
 from training import datasets, distribute as dist
-from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
+from training.callbacks import (HistoryTrim, NaNGuard, NonFiniteLossError, SampleGrid,
+                                Throughput)
 from training.images import display_scale, make_grid, save_png
 from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
@@ -115,6 +116,8 @@ def prepare_run_dir(out, run_info, overwrite=False):
     with `overwrite`; an unfinished run resumes only when its settings match.
     """
     run_json = os.path.join(out, layout.RUN_FILE)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise RunError(f"--out {out} is a file, not a folder; choose another --out")
     if os.path.isdir(out) and os.listdir(out):
         previous = None
         if os.path.isfile(run_json):
@@ -179,10 +182,14 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
         save_png(path, make_grid(latent.manifold_grid(model, grid_size=15, dims=dims)),
                  scale)
         written.append(path)
-    z = latent.codes(model, test_images[:16]).numpy()
+    # Up to 8 pairs of test images; a small test split gives fewer rows.
+    pairs = min(8, len(test_images) // 2)
+    if pairs == 0:
+        return written
+    z = latent.codes(model, test_images[:2 * pairs]).numpy()
     for method in ("linear", "spherical"):
         path = os.path.join(out_dir, f"interpolation_{method}.png")
-        paths = latent.interpolate(z[:8], z[8:16], num_steps=10, method=method)
+        paths = latent.interpolate(z[:pairs], z[pairs:], num_steps=10, method=method)
         images = model.decode(np.reshape(paths, (-1, model.latent_dim)))
         save_png(path, make_grid(images, num_cols=10), scale)
         written.append(path)
@@ -238,6 +245,9 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if learning_rate is not None and not learning_rate > 0:
         raise ConfigError(f"learning_rate must be > 0, got {learning_rate!r}")
+    if isinstance(iwae_samples, bool) or not isinstance(iwae_samples, int) or iwae_samples < 0:
+        raise ConfigError(f"iwae_samples must be an integer >= 0 (0 skips IWAE), got "
+                          f"{iwae_samples!r}")
     zoo.get_class(model_name)
     policy = dist.PRECISIONS.get(mixed_precision)
     if policy is None:
@@ -301,15 +311,19 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     throughput = Throughput(num_train)
     backup_dir = os.path.join(out, layout.BACKUP_DIR)
     history_csv = os.path.join(out, layout.HISTORY_FILE)
+    # The checkpoint that marks an epoch done comes last, after that epoch's
+    # history row and sample grid; an epoch run again after a kill first
+    # drops its old history row (HistoryTrim).
     callbacks = [
         NaNGuard(),
-        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
+        HistoryTrim(history_csv),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
         SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
                    os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
                    reference_images=reference),
         throughput,
+        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
     ]
     start = time.perf_counter()
     try:
