@@ -267,37 +267,3 @@ def test_more_bad_arguments_are_one_clear_error(tmp_path, capsys, args, message)
     assert message in capsys.readouterr().err
     assert target.read_text() == "keep me"
 
-
-_KILL_AT_GRID = """
-import os, signal, sys
-from training import callbacks
-grid = callbacks.SampleGrid.on_epoch_end
-
-def killing(self, epoch, logs=None):
-    # After the epoch's history row, before its sample grid.
-    if epoch == 1 and os.environ.get("ZOO_TEST_KILL"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return grid(self, epoch, logs)
-
-callbacks.SampleGrid.on_epoch_end = killing
-from training import train
-sys.exit(train.main(sys.argv[1:]))
-"""
-
-
-def test_every_epoch_keeps_its_grid_and_one_history_row_after_a_kill(tmp_path):
-    """Issue #12, defect 8: killed between an epoch's history row and its
-    sample grid, the resumed run has every grid and each row once."""
-    out = tmp_path / "run"
-    args = ["vae", "--epochs", "3", "--batch-size", "256", "--out", str(out), "--no-export",
-            "--verbose", "0"] + TINY
-    killed = subprocess.run([sys.executable, "-c", _KILL_AT_GRID, *args], cwd=REPO,
-                            env=dict(os.environ, ZOO_TEST_KILL="1"), capture_output=True)
-    assert killed.returncode == -9
-    assert _epochs(out) == [0, 1]  # the row of epoch 1 was written, its grid not
-    rerun = subprocess.run([sys.executable, "-c", _KILL_AT_GRID, *args], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert _epochs(out) == [0, 1, 2]
-    for epoch in (1, 2, 3):
-        assert (out / "samples" / f"epoch_{epoch:03d}.png").is_file(), epoch

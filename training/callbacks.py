@@ -17,36 +17,6 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-
-class HistoryTrim(keras.callbacks.Callback):
-    """Drops the rows of `history.csv` for epochs this session runs again.
-
-    A run killed after an epoch's history row but before the checkpoint that
-    marks the epoch done repeats that epoch on resume; its row must then
-    appear once. At the first epoch of a session, rows of that epoch and
-    later are removed (in place: `CSVLogger` appends to the same file).
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-        self._checked = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._checked or not os.path.isfile(self.path):
-            self._checked = True
-            return
-        self._checked = True
-        with open(self.path, "r+") as f:
-            lines = f.readlines()
-            keep = lines[:1] + [line for line in lines[1:]
-                                if line.split(",", 1)[0].strip().isdigit()
-                                and int(line.split(",", 1)[0]) < epoch]
-            if len(keep) != len(lines):
-                f.seek(0)
-                f.writelines(keep)
-                f.truncate()
-
 class NaNGuard(keras.callbacks.Callback):
     """Stops training at the first non-finite loss by raising `NonFiniteLossError`.
 

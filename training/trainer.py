@@ -30,8 +30,7 @@ import numpy as np
 import zoo
 from export import layout
 from training import datasets, distribute as dist
-from training.callbacks import (HistoryTrim, NaNGuard, NonFiniteLossError, SampleGrid,
-                                Throughput)
+from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
 from training.images import display_scale, make_grid, save_png
 from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
@@ -311,19 +310,15 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     throughput = Throughput(num_train)
     backup_dir = os.path.join(out, layout.BACKUP_DIR)
     history_csv = os.path.join(out, layout.HISTORY_FILE)
-    # The checkpoint that marks an epoch done comes last, after that epoch's
-    # history row and sample grid; an epoch run again after a kill first
-    # drops its old history row (HistoryTrim).
     callbacks = [
         NaNGuard(),
-        HistoryTrim(history_csv),
+        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
         SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
                    os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
                    reference_images=reference),
         throughput,
-        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
     ]
     start = time.perf_counter()
     try:
