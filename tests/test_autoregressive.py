@@ -16,6 +16,8 @@ SMALL = {
     "pixelcnn_pp": dict(filters=6, num_resnet=1, num_mixtures=2, dropout=0.0),
     "pixelrnn_row": dict(units=6, num_layers=1, variant="row"),
     "pixelrnn_diagonal": dict(units=6, num_layers=1, variant="diagonal"),
+    "nade": dict(hidden_units=6),
+    "made": dict(hidden_units=(12, 12)),
 }
 MODELS = list(SMALL)
 tfd = tfp.distributions
@@ -26,6 +28,8 @@ TINY_CONFIGS = {
     "gated_pixelcnn": dict(filters=8, num_layers=2, num_classes=10),
     "pixelcnn_pp": dict(filters=8, num_resnet=1, num_mixtures=2),
     "pixelrnn": dict(units=4, num_layers=1),
+    "nade": dict(hidden_units=8),
+    "made": dict(hidden_units=(16,), num_masks=2),
 }
 
 

@@ -221,13 +221,18 @@ class AutoregressiveModel(GenerativeModel):
     @tf.function(reduce_retracing=True)
     def _complete_naive(self, levels, known_rows, noise, labels=None):
         """Runs the whole network once per dimension (H * W * C passes)."""
+        return self._naive_loop(levels, known_rows, noise,
+                                lambda x: self.network_output(x, labels))
+
+    def _naive_loop(self, levels, known_rows, noise, network):
+        """The naive sampler's loop around `network` (inputs -> float32 output)."""
         h, w, c = self.image_shape
         canvas, row_known, first = self._start(levels, known_rows)
 
         def body(step, canvas):
             pixel, channel = step // c, step % c
             r, col = pixel // w, pixel % w
-            params = self.network_output(self.levels_to_input(canvas), labels)[:, r, col]
+            params = network(self.levels_to_input(canvas))[:, r, col]
             value = self._sample_channel(params, canvas[:, r, col], noise[:, r, col], channel)
             return step + 1, self._write(canvas, step, value, row_known, r)
 
@@ -283,6 +288,14 @@ class PerChannelHead:
         rank = len(params.shape)
         perm = list(range(rank - 2)) + [rank - 1, rank - 2]
         return tf.transpose(params, perm)
+
+    def dims_to_pixels(self, params):
+        """[N, D, P] logits per dimension (raster, channel order) -> the
+        network's layout [N, H, W, P * C]."""
+        h, w, c = self.image_shape
+        p = self.logits_per_channel
+        params = tf.transpose(tf.reshape(params, [-1, h * w, c, p]), [0, 1, 3, 2])
+        return tf.reshape(params, [-1, h, w, p * c])
 
     def pixel_distribution(self, params):
         """The `tfd` distribution of every channel given the past, batch [..., C]."""

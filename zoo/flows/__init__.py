@@ -1,0 +1,1 @@
+"""Normalizing flows: NICE, Real NVP, Glow, MAF, FFJORD."""
