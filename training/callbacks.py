@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from export.layout import epoch_samples_file
-from training.images import display_scale, make_grid, save_png
+from training.images import display_scale, is_point_model, make_grid, point_figure, save_png
 from zoo.layers.sampling import per_row_seeds
 
 
@@ -41,6 +41,10 @@ class NaNGuard(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """Writes a grid of samples every epoch as PNG and as a TensorBoard image.
 
+    For models of 2-D points (`training.datasets.toy`) the picture is the
+    density on the unit square where the model has one, else a scatter of
+    samples.
+
     Uses the same seed every epoch, so the grids show how the same latent
     draws evolve. For models that reconstruct, a second TensorBoard image
     alternates fixed test images and their reconstructions.
@@ -70,6 +74,13 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
+        if is_point_model(model):
+            # 2-D points: a density heatmap (flows) or a sample scatter.
+            if "sample" in model.capabilities or hasattr(model, "log_density"):
+                figure = point_figure(model, self._sample, seed=self.seed)
+                save_png(os.path.join(self.sample_dir, epoch_samples_file(epoch + 1)), figure)
+                self._summary("samples", figure, epoch)
+            return
         if "sample" in model.capabilities:
             seeds = per_row_seeds(self.num_samples, self.seed)
             if model.conditional:

@@ -54,8 +54,8 @@ def likelihood_info(model):
 
     Read from the capability surface: the data mode
     (`model.preprocessing(False)`), the per-pixel likelihood of latent-variable
-    models (`model.likelihood.kind`, `.num_levels`) and `model.num_levels` of
-    autoregressive ones.
+    models (`model.likelihood.kind`, `.num_levels`), `model.num_levels` of
+    autoregressive ones, and `log_density` (flows: a density on [0, 1]^D).
 
     Args:
       model: a zoo model, or an object with the same attributes.
@@ -70,7 +70,7 @@ def likelihood_info(model):
                  or DATA_LEVELS)
     if mode.startswith("binary") or pixel_kind == "bernoulli" or levels == 2:
         kind, levels, data = "bernoulli", 2, f"fixed binarization ({mode})"
-    elif pixel_kind in DENSITY_KINDS:
+    elif pixel_kind in DENSITY_KINDS or hasattr(model, "log_density"):
         kind, levels, data = "density", DATA_LEVELS, "uniformly dequantized 8-bit"
     else:
         kind, data = "discrete", "8-bit levels" if levels == 256 else f"{levels} levels"
@@ -117,6 +117,9 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
     exact_log_prob = "log_prob" in caps and not hasattr(model, "iwae")
     info = likelihood_info(model)
     density = info["likelihood_kind"] == "density"
+    # Flows score the continuous density of the dequantized images.
+    log_prob = getattr(model, "log_density", None) if density else None
+    log_prob = log_prob or getattr(model, "log_prob", None)
     elbo_fn = tf.function(model.elbo_from_seeds) if has_elbo else None
     sums = {"elbo": 0.0, "ll": 0.0, "mse": 0.0}
     n = 0
@@ -132,7 +135,7 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
         elif exact_log_prob:
             # Class-conditional models score images under their own labels.
             kwargs = {"labels": batch[1]} if model.conditional else {}
-            sums["ll"] += float(tf.reduce_sum(model.log_prob(scored, **kwargs)))
+            sums["ll"] += float(tf.reduce_sum(log_prob(scored, **kwargs)))
         if "reconstruct" in caps:
             sums["mse"] += float(tf.reduce_sum(
                 tf.reduce_mean(tf.square(model.reconstruct(x) - x), [1, 2, 3])))
@@ -152,7 +155,8 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
         results["test_log_likelihood_nats"] = sums["ll"] / n - shift
         results["test_nll_bits_per_dim"] = -nats_to_bits_per_dim(
             results["test_log_likelihood_nats"], d)
-        results["log_likelihood_estimator"] = "iwae" if has_iwae else "exact"
+        results["log_likelihood_estimator"] = (
+            "iwae" if has_iwae else "exact density, dequantized" if density else "exact")
         if has_iwae:
             results["iwae_samples"] = int(iwae_samples)
     if "reconstruct" in caps:

@@ -31,7 +31,7 @@ import zoo
 from export import layout
 from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
-from training.images import display_scale, make_grid, save_png
+from training.images import display_scale, is_point_model, make_grid, save_png
 from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
 
@@ -171,7 +171,7 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
     from zoo import latent
 
     if not {"encode", "decode"} <= set(model.capabilities) or \
-            not hasattr(model, "latent_dim"):
+            not hasattr(model, "latent_dim") or is_point_model(model):
         return []
     scale = display_scale(model.image_shape[:2])
     written = []
@@ -196,7 +196,10 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
 
 
 def write_model_figures(model, out_dir, test_images, seed=0):
-    """Writes the model's own image grids (`model.figures`) as NAME.png."""
+    """Writes the model's own image grids (`model.figures`) as NAME.png
+    (none for 2-D points, which are not images)."""
+    if is_point_model(model):
+        return []
     scale = display_scale(model.image_shape[:2])
     written = []
     for name, (images, num_cols) in model.figures(test_images, seed=seed).items():

@@ -19,6 +19,11 @@ Spec grammar
     replicated, which loses nothing). Alpha channels are dropped, 16-bit
     greyscale is rescaled to 8 bits. All images must share one size unless
     ``image_size`` is given.
+``toy:NAME[:N[:SEED]]``
+    2-D points (``two_moons``, ``8gaussians``, ``checkerboard``, ``rings``;
+    N = 10000 and SEED = 0 by default) in the unit square, stored as 8-bit
+    1x1 images with 2 channels, labelled by mixture component where there
+    is one (see :mod:`training.datasets.toy`).
 ``NAME`` or ``tfds:NAME``
     Any tensorflow-datasets image dataset (``mnist``, ``fashion_mnist``,
     ``binarized_mnist``, ``cifar10``, ``celeb_a``, ...), optionally with a
@@ -29,7 +34,7 @@ Spec grammar
     ``ZERO_ONE_TFDS`` (``binarized_mnist``) store pixels as {0, 1}; for
     them every non-zero pixel becomes 255 so all sources share one range.
 
-``digits``, ``npz:`` and ``dir:`` have no predefined split: a deterministic
+``digits``, ``npz:`` and ``dir:`` (and ``toy:``) have no predefined split: a deterministic
 train/test split is drawn from ``np.random.default_rng(seed)`` with
 ``test_fraction`` of the examples in "test". tfds datasets use their own
 "train" and "test" splits ("validation" when the builder has no "test").
@@ -58,6 +63,7 @@ Modules
                   :class:`DatasetInfo`
 ``memory``        digits and ``npz:`` sources, the deterministic train/test split
 ``folder``        the ``dir:`` source (image folders)
+``toy``           the ``toy:`` source (2-D densities)
 ``tfds_source``   the tensorflow-datasets source
 ``pipeline``      the tf.data tail and the preprocessing modes
 ``api``           :func:`info`, :func:`load_arrays`, :func:`load`

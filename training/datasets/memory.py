@@ -1,4 +1,4 @@
-"""In-memory sources: scikit-learn's digits, npz archives, image folders.
+"""In-memory sources: scikit-learn's digits, npz archives, image folders, 2-D toys.
 
 They all give uint8 images [N,H,W,C] with C in {1, 3} and optional int64
 labels, and share one deterministic train/test split.
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from training.datasets.folder import read_image_folder
 from training.datasets.spec import DatasetError, reraise
+from training.datasets.toy import toy_points
 
 _RESIZE_CHUNK = 4096
 # Everything np.load and a lazily decompressed member can throw at a bad file.
@@ -131,6 +132,11 @@ def load_memory(parsed, image_size):
     if parsed.kind == "digits":
         images, labels = digits_raw()
         return _resize_array(images, image_size), labels, 10
+    if parsed.kind == "toy":
+        if image_size is not None:
+            raise DatasetError("toy datasets are 2-D points (1x1 images with 2 channels); "
+                               "they cannot be resized")
+        return toy_points(parsed.arg)
     if parsed.kind == "npz":
         images, labels = read_npz(parsed.arg)
         num_classes = None if labels is None else int(labels.max()) + 1

@@ -10,7 +10,7 @@ import numpy as np
 
 MODES = ("unit", "symmetric", "binary_static", "binary_dynamic", "levels")
 SPLITS = ("train", "test", "all")
-BUILTIN_KINDS = ("digits", "npz:PATH", "dir:PATH")
+BUILTIN_KINDS = ("digits", "npz:PATH", "dir:PATH", "toy:NAME[:N[:SEED]]")
 
 
 class DatasetError(ValueError):
@@ -135,7 +135,7 @@ def check_source_args(image_size, test_fraction, data_dir):
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    kind: str  # "digits" | "npz" | "dir" | "tfds"
+    kind: str  # "digits" | "npz" | "dir" | "toy" | "tfds"
     arg: str | None
 
 
@@ -147,13 +147,13 @@ def parse_spec(spec):
         )
     if spec == "digits":
         return Spec("digits", None)
-    for prefix in ("npz", "dir", "tfds"):
+    for prefix in ("npz", "dir", "toy", "tfds"):
         if spec.startswith(prefix + ":"):
             arg = spec[len(prefix) + 1 :]
             if not arg:
-                what = "NAME" if prefix == "tfds" else "PATH"
+                what = "NAME" if prefix in ("tfds", "toy") else "PATH"
                 raise DatasetError(f"dataset spec {spec!r} is missing the {what} after '{prefix}:'")
-            if prefix != "tfds":
+            if prefix in ("npz", "dir"):
                 arg = os.path.expanduser(arg)
             return Spec(prefix, arg)
     return Spec("tfds", spec)

@@ -1,8 +1,11 @@
 """`--compare`: one Markdown table across evaluations (their metrics.json files).
 
 Bits/dim are split into one column per evaluation data ("fixed binarization
-(binary_static)", "8-bit levels", "uniformly dequantized 8-bit", ...):
-numbers of different data, binarization or levels never share a column. An
+(binary_static)", "8-bit levels", ...): numbers of different data,
+binarization or levels never share a column. A density scored on uniformly
+dequantized 8-bit images, shifted by D log 256, bounds the discrete NLL of the
+same 8-bit images ([Theis et al. 2016] sec. 3.1), so it shares the 8-bit
+column, its cells marked as bounds. An
 evaluation whose bits/dim do not say what data they are of (written before
 that was recorded) is refused with a message to re-run it.
 """
@@ -38,6 +41,19 @@ def _metrics_file(path):
                           "it first")
 
 
+#: Evaluation data whose bits/dim bound those of another column's data and
+#: share its column: a density on uniformly dequantized 8-bit images,
+#: shifted by D log 256, bounds the 8-bit images' discrete NLL.
+SAME_COLUMN = {"uniformly dequantized 8-bit": "8-bit levels"}
+#: Marks a cell whose number is such a bound.
+BOUND_MARK = " (dequantized bound)"
+
+
+def _column_label(values):
+    data = values["evaluation_data"]
+    return SAME_COLUMN.get(data, data)
+
+
 def _bits_columns(rows):
     """[(header, key, evaluation data)] of the bits/dim columns, one per data."""
     labels = []
@@ -50,11 +66,11 @@ def _bits_columns(rows):
                 f"{path} reports bits/dim without the likelihood kind and levels of its "
                 "data (written before they were recorded), so they cannot be put beside "
                 "others safely; re-run python -m training.evaluate on its target")
-        if values["evaluation_data"] not in labels:
-            labels.append(values["evaluation_data"])
+        if _column_label(values) not in labels:
+            labels.append(_column_label(values))
     return [(f"{key} [{label}]", key, label) for key in BITS_KEYS for label in labels
-            if any(d["metrics"].get("evaluation_data") == label and key in d["metrics"]
-                   for _, d in rows)]
+            if any("evaluation_data" in d["metrics"] and _column_label(d["metrics"]) == label
+                   and key in d["metrics"] for _, d in rows)]
 
 
 def _columns(rows):
@@ -72,10 +88,12 @@ def _md(text):
 
 
 def _cell(values, key, label):
-    if key not in values or (label is not None and values.get("evaluation_data") != label):
+    if key not in values or (label is not None and ("evaluation_data" not in values or
+                                                   _column_label(values) != label)):
         return "n/a"
     std = values.get(f"{key}_std")
-    return fmt(values[key]) + (f" ± {std:.2g}" if std is not None else "")
+    bound = BOUND_MARK if label is not None and values["evaluation_data"] in SAME_COLUMN else ""
+    return fmt(values[key]) + (f" ± {std:.2g}" if std is not None else "") + bound
 
 
 def compare(paths):
@@ -107,5 +125,8 @@ def compare(paths):
     lines += ["", "n/a: not computed or not applicable (see each run's report.md). "
                   "Columns are per extractor; FIDs of different extractors never share one. "
                   "Bits/dim columns are per evaluation data [in brackets]; numbers of "
-                  "different data, binarization or levels never share one."]
+                  "different data, binarization or levels never share one; a density "
+                  "scored on uniformly dequantized 8-bit images (flows, Gaussian decoders) "
+                  "bounds the 8-bit NLL and sits in the 8-bit column, marked"
+                  f"{BOUND_MARK}."]
     return "\n".join(lines) + "\n"

@@ -133,6 +133,11 @@ def _model_from_config(model_name, config):
         return None
 
 
+def _first(outputs, key):
+    """`outputs[key]`, or the only output of a signature that names it otherwise."""
+    return outputs[key] if key in outputs else next(iter(outputs.values()))
+
+
 class _ExportLikelihood:
     """Duck-types the parts of a zoo model `training.likelihood.evaluate` uses,
     backed by exported signatures, so an export is scored by the same code."""
@@ -146,6 +151,8 @@ class _ExportLikelihood:
         if "likelihood" in config:
             self.likelihood = types.SimpleNamespace(kind=config["likelihood"],
                                                     num_levels=config.get("num_levels"))
+        # Only signatures of images alone are wrapped, so no call takes labels.
+        self.conditional = False
         caps = []
         if "reconstruct" in target_endpoints:
             caps.append("reconstruct")
@@ -155,7 +162,10 @@ class _ExportLikelihood:
         if exact_log_prob and inputs.get("log_prob") == ["images"]:
             caps.append("log_prob")
             fn = target_endpoints["log_prob"]
-            self.log_prob = lambda x: next(iter(fn(images=x).values()))
+            self.log_prob = lambda x: _first(fn(images=x), "log_prob")
+        if exact_log_prob and inputs.get("log_density") == ["images"]:
+            density = target_endpoints["log_density"]
+            self.log_density = lambda y: density(images=y)["log_density"]
         self.capabilities = tuple(caps)
 
     def preprocessing(self, training=True):

@@ -240,6 +240,7 @@ class FlowModel(GenerativeModel):
     # -------------------------------------------------------------- export
     def serving_endpoints(self):
         """Adds `log_prob` (images -> nats and bits/dim of the 8-bit bound),
+        `log_density` (continuous images y in [0, 1] -> log p(y)),
         `encode` (images -> z), `decode` (z -> images) and
         `sample_temperature` (seed, temperature [N] -> images)."""
         endpoints = super().serving_endpoints()
@@ -251,6 +252,11 @@ class FlowModel(GenerativeModel):
                     "bits_per_dim": -nats / (self.num_dims * math.log(2.0))}
 
         endpoints["log_prob"] = self.endpoint(log_prob, self.image_spec())
+        # The continuous density, for callers that dequantize themselves
+        # (`training.likelihood.evaluate` draws fresh noise per batch).
+        endpoints["log_density"] = self.endpoint(
+            lambda images: {"log_density": self._log_density(self.check_images(images))},
+            self.image_spec())
         endpoints["encode"] = self.endpoint(
             lambda images: {"z": self._encode(self.check_images(images))}, self.image_spec())
         endpoints["decode"] = self.endpoint(
