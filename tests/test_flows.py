@@ -278,3 +278,106 @@ def test_bad_inputs_are_clear_errors():
         model.decode(np.zeros((2, 63), np.float32))
     with pytest.raises(InputError, match="y must have shape"):
         model.log_density(np.zeros((2, 64), np.float32))
+
+
+# ------------------------------------------------- 2-D toys, figures, the CLI
+def test_toy_datasets_are_seeded_points_in_the_unit_square_of_any_size():
+    from training import datasets
+    from training.datasets.toy import GENERATORS, toy_points
+
+    for name, (_, num_classes) in GENERATORS.items():
+        images, labels, classes = toy_points(f"{name}:123:4")
+        assert images.shape == (123, 1, 1, 2) and images.dtype == np.uint8
+        assert classes == num_classes
+        assert (labels is None) == (num_classes is None)
+        if labels is not None:
+            assert set(np.unique(labels)) == set(range(num_classes))
+        np.testing.assert_array_equal(images, toy_points(f"{name}:123:4")[0])
+        assert not np.array_equal(images, toy_points(f"{name}:123:5")[0])
+        assert images.std() > 20, "points are not spread over the square"
+    info = datasets.info("toy:rings")
+    assert info.image_shape == (1, 1, 2) and sum(info.num_examples.values()) == 10000
+    with pytest.raises(datasets.DatasetError, match="two_moons, 8gaussians"):
+        datasets.info("toy:spiral")
+    with pytest.raises(datasets.DatasetError, match="N must be"):
+        datasets.info("toy:rings:-4")
+    with pytest.raises(datasets.DatasetError, match="cannot be resized"):
+        datasets.info("toy:rings", image_size=(8, 8))
+
+
+def test_the_moons_have_the_known_shape():
+    from training.datasets.toy import toy_points
+
+    images, labels, _ = toy_points("two_moons:4000")
+    p = images.reshape(-1, 2) / 255.0
+    # The upper moon's points lie above the lower moon's on average, and its
+    # centre of mass is left of the lower moon's.
+    upper, lower = p[labels == 0], p[labels == 1]
+    assert upper[:, 1].mean() > lower[:, 1].mean() + 0.1
+    assert upper[:, 0].mean() < lower[:, 0].mean() - 0.1
+
+
+def test_point_figures_show_the_density_or_samples():
+    from training.images import point_figure
+
+    flow = build("realnvp", (1, 1, 2))
+    heat = point_figure(flow, size=32)
+    assert heat.shape == (32, 32, 3) and heat.dtype == np.uint8 and np.ptp(heat) > 100
+    gan = zoo.get("gan", image_shape=(1, 1, 2), **contract.tiny("gan"))
+    dots = point_figure(gan, num_samples=500, size=64)
+    assert dots.shape == (64, 64, 1) and 0 < np.count_nonzero(dots) <= 500
+
+
+@pytest.mark.parametrize("name", ["glow", "gan"])
+def test_trains_on_a_toy_dataset_through_the_cli(name, tmp_path):
+    import json
+    import os
+
+    from PIL import Image
+
+    from training import train as train_cli
+
+    tiny = contract.tiny(name)
+    overrides = [f"{k}={v}" for k, v in tiny.items() if k != "num_scales"]
+    sets = sum((["--set", o] for o in overrides), [])
+    out = str(tmp_path / name)
+    assert train_cli.main([name, "--dataset", "toy:8gaussians:400", "--epochs", "2",
+                           "--out", out, "--verbose", "0"] + sets) == 0
+    figure = np.asarray(Image.open(os.path.join(out, "samples", "epoch_002.png")))
+    assert figure.shape[:2] == (256, 256) and np.ptp(figure) > 100
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert os.path.isfile(os.path.join(out, "export", name, "1", "saved_model.pb"))
+    if name == "glow":
+        ev = metrics["evaluation"]
+        assert ev["evaluation_data"] == "uniformly dequantized 8-bit"
+        assert ev["log_likelihood_estimator"] == "exact density, dequantized"
+        assert 0 < ev["test_nll_bits_per_dim"] < 8.5
+
+
+def test_compare_puts_flows_in_the_8_bit_column_marked_as_bounds(tmp_path):
+    import json
+
+    from training import evaluate as E
+
+    def run(name, **values):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "metrics.json").write_text(json.dumps(
+            {"model": name, "dataset": "mnist", "num_samples": 10, "metrics": values,
+             "not_applicable": {}}))
+        return str(path)
+
+    flow = run("glow", test_nll_bits_per_dim=1.2, likelihood_kind="density", num_levels=256,
+               evaluation_data="uniformly dequantized 8-bit")
+    pixel = run("pixelcnn", test_nll_bits_per_dim=1.1, likelihood_kind="discrete",
+                num_levels=256, evaluation_data="8-bit levels")
+    binary = run("nade", test_nll_bits_per_dim=0.2, likelihood_kind="bernoulli", num_levels=2,
+                 evaluation_data="fixed binarization (binary_static)")
+    lines = E.compare([flow, pixel, binary]).splitlines()
+    header = [h.strip() for h in lines[0].split("|")]
+    rows = {ln.split("|")[2].strip(): [c.strip() for c in ln.split("|")] for ln in lines[2:5]}
+    column = header.index("test_nll_bits_per_dim [8-bit levels]")
+    assert rows["glow"][column] == "1.2 (dequantized bound)"
+    assert rows["pixelcnn"][column] == "1.1"
+    assert rows["nade"][column] == "n/a"
+    assert not any("uniformly dequantized" in h for h in header)
