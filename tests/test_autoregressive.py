@@ -160,8 +160,9 @@ NUM_DRAWS = 8000
 ALPHA = 1e-3
 # gated_pixelcnn's tanh * sigmoid gates damp what reaches a pixel from its
 # past: at the usual weight scale its pixels are nearly independent, and the
-# goodness-of-fit test could not tell a sampler that ignores the context.
-FIT_WEIGHT_SCALE = {"gated_pixelcnn": 1.0}
+# goodness-of-fit test could not tell a sampler that ignores the context;
+# so are NADE's and MADE's small networks.
+FIT_WEIGHT_SCALE = {"gated_pixelcnn": 1.0, "made": 1.5, "nade": 1.5}
 
 
 def draw(model, num_samples, seed, labels=None):
@@ -228,7 +229,7 @@ def test_conditional_samples_follow_log_prob():
 @pytest.mark.parametrize("shape,num_levels,known", [
     ((4, 3, 1), 4, [0, 2, 1]), ((3, 3, 3), 2, [0, 2, 1]),
     ((4, 3, 1), 4, [2, 4, 3])])  # rows 0-1 known everywhere: the loop skips them
-@pytest.mark.parametrize("key", ["pixelcnn", "gated_pixelcnn", "pixelcnn_pp"])
+@pytest.mark.parametrize("key", ["pixelcnn", "gated_pixelcnn", "pixelcnn_pp", "nade"])
 def test_cached_sampler_equals_naive(key, shape, num_levels, known):
     model = build(key, shape, num_levels)
     seeds = tf.constant([[1, 2], [3, 4], [5, 6]], tf.int32)
@@ -242,7 +243,7 @@ def test_cached_sampler_equals_naive(key, shape, num_levels, known):
     assert len(np.unique(naive)) > 1
 
 
-@pytest.mark.parametrize("key", ["gated_pixelcnn", "pixelcnn_pp"])
+@pytest.mark.parametrize("key", ["gated_pixelcnn", "pixelcnn_pp", "nade", "made"])
 def test_complete_keeps_known_rows(key):
     model = build(key, (4, 4, 1), 4)
     images = np.random.default_rng(0).integers(0, 4, (3, 4, 4, 1)).astype(np.float32) / 3
@@ -374,3 +375,27 @@ def test_sample_grid_callback_passes_labels_to_conditional_models(tmp_path):
     callback.on_train_begin()
     callback.on_epoch_end(0)
     assert (tmp_path / "epoch_001.png").exists()
+
+
+@pytest.mark.parametrize("shape,num_levels", [((2, 2, 1), 4), ((2, 2, 1), 2)])
+def test_made_mask_ensemble_is_normalized_and_sampled_as_a_mixture(shape, num_levels):
+    model = build("made", shape, num_levels, num_masks=3, hidden_units=(12,))
+    images = all_images(shape, num_levels)
+    log_p = model.log_prob(images).numpy().astype(np.float64)
+    np.testing.assert_allclose(np.exp(log_p).sum(), 1.0, atol=1e-4)
+    # The ensemble is the mean of the connectivities' laws, none of them alone.
+    levels = model.to_levels(images)
+    x = model.levels_to_input(levels)
+    per_mask = [np.exp(tf.reduce_sum(tf.reshape(model._log_prob_terms(
+        model.network_output(x) if k == 0 else tf.cast(model._network(x, mask_index=k),
+                                                      tf.float32), levels, x),
+        [len(images), -1]), 1).numpy().astype(np.float64)) for k in range(3)]
+    np.testing.assert_allclose(np.exp(log_p), np.mean(per_mask, 0), rtol=1e-4)
+    assert np.abs(per_mask[0] - per_mask[1]).max() > 1e-3, "the masks do not differ"
+    draws = draw(model, NUM_DRAWS, seed=7)
+    assert_draws_follow(draws, np.exp(log_p), shape, num_levels, f"made K=3 L={num_levels}")
+    # Each training step uses one connectivity: the loss of a batch is one
+    # of the three masks' losses.
+    terms = model.loss_terms(tf.constant(images[:4]), None, training=True)["loss"].numpy()
+    candidates = [-np.log(p[:4]) / model.num_dims for p in per_mask]
+    assert min(np.abs(terms - c).max() for c in candidates) < 1e-4

@@ -9,8 +9,9 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One model per family, a GAN with k = 2 fresh batches, WGAN-GP (n_critic = 2,
-# per-sample penalty) and DCGAN (synchronized batch norm).
-MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan"]
+# per-sample penalty), DCGAN (synchronized batch norm), Glow (actnorm started
+# from the global batch's moments) and FFJORD (Hutchinson probes per row).
+MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan", "glow", "ffjord"]
 
 
 def _python(*args, env=None, timeout=600):

@@ -107,9 +107,9 @@ class ActNorm(Step):
     """z = (x + b) * exp(s) per channel, initialized from the first training
     batch so z has zero mean and unit variance per channel ([2], sec. 3.1).
 
-    The initialization runs inside the first training step (a `tf.cond` on
-    a non-trainable flag), so plain `fit` does it; the variables average
-    over replicas, so every replica starts from the same values.
+    The initialization runs inside the first training step (a non-trainable
+    flag says whether it has), so plain `fit` does it; under `tf.distribute`
+    the moments are those of the global batch, the same on every replica.
     """
 
     def build(self, input_shape):
@@ -121,20 +121,31 @@ class ActNorm(Step):
         self.initialized = self.add_weight(name="initialized", shape=(), initializer="zeros",
                                            trainable=False, aggregation="mean")
 
-    def _initialize(self, x):
+    def _start_values(self, x):
+        """(bias, log_scale) that standardize the global batch `x` per channel."""
         axes = list(range(len(x.shape) - 1))
-        mean, var = tf.nn.moments(x, axes)
-        self.bias.assign(-mean)
-        self.log_scale.assign(-0.5 * tf.math.log(var + 1e-6))
-        self.initialized.assign(1.0)
-        return tf.constant(True)
+        x = tf.cast(x, tf.float32)
+        sums = [tf.reduce_sum(x, axes), tf.reduce_sum(tf.square(x), axes),
+                tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)]
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Moments of the global batch: every replica starts from the
+            # values one device would compute.
+            sums = context.all_reduce("sum", sums)
+        mean = sums[0] / sums[2]
+        var = tf.maximum(sums[1] / sums[2] - tf.square(mean), 0.0)
+        return -mean, -0.5 * tf.math.log(var + 1e-6)
 
     def call(self, x, training=False):
         if training:
-            done = tf.cond(self.initialized > 0.5, lambda: tf.constant(True),
-                           lambda: self._initialize(x))
-            with tf.control_dependencies([done]):
-                x = tf.identity(x)
+            # Written on every training step, with the current values once
+            # started: a tf.cond around the writes would hide a replica
+            # synchronization inside control flow, which tf.distribute forbids.
+            bias, log_scale = self._start_values(x)
+            first = self.initialized < 0.5
+            self.bias.assign(tf.where(first, bias, self.bias))
+            self.log_scale.assign(tf.where(first, log_scale, self.log_scale))
+            self.initialized.assign(tf.ones_like(self.initialized))
         z = (x + self.bias) * tf.exp(self.log_scale)
         log_det = spatial_size(x) * tf.reduce_sum(self.log_scale)
         return z, tf.fill([tf.shape(x)[0]], log_det)
