@@ -208,8 +208,19 @@ class FlowModel(GenerativeModel):
     def sample_from_seeds(self, seeds, labels=None, draw=False, temperature=1.0):
         seeds = checks.seeds(seeds)
         self.labels_arg(labels, seeds.shape[0])
-        t = checks.number("temperature", temperature, 0.0, None)
+        try:
+            t = checks.number("temperature", temperature, 0.0, None)
+        except ConfigError as e:
+            raise InputError(str(e)) from None
         return self._sample(seeds, tf.fill([tf.shape(seeds)[0]], float(t)))
+
+    def check_code_width(self, z):
+        """float32 [N, D], D checked in the graph too (served requests)."""
+        z = self.check_codes(z)
+        check = tf.debugging.assert_equal(tf.shape(z)[1], self.num_dims,
+                                          message=f"z must have {self.num_dims} columns")
+        with tf.control_dependencies([check]):
+            return tf.identity(z)
 
     def check_temperature(self, temperature):
         """float32 [N] >= 0, asserted in the graph (served requests)."""
@@ -260,7 +271,7 @@ class FlowModel(GenerativeModel):
         endpoints["encode"] = self.endpoint(
             lambda images: {"z": self._encode(self.check_images(images))}, self.image_spec())
         endpoints["decode"] = self.endpoint(
-            lambda z: {"images": self._decode(self.check_codes(z))}, self.z_spec())
+            lambda z: {"images": self._decode(self.check_code_width(z))}, self.z_spec())
         endpoints["sample_temperature"] = self.endpoint(
             lambda seed, temperature: {"images": self._sample(
                 checks.seeds(seed), self.check_temperature(temperature))},
