@@ -7,10 +7,12 @@ loads half a model.
 """
 
 import errno
+import hashlib
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 
 import keras
@@ -21,6 +23,79 @@ from export.audit import audit_saved_model
 
 class ExportError(Exception):
     """The export could not be written; the message says why."""
+
+
+def non_finite_weights(model):
+    """Paths of the model's variables that hold NaN or infinity."""
+    import numpy as np
+
+    return [w.path for w in model.weights
+            if np.issubdtype(np.dtype(w.dtype), np.floating)
+            and not np.all(np.isfinite(np.asarray(w.numpy())))]
+
+
+# Hidden temporary folders are named .tmp-HOST-PID-..., so a later export can
+# tell its own machine's leftovers of dead processes from live exports.
+_TMP_PREFIX = ".tmp-"
+
+
+def _tmp_prefix():
+    return f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(model_dir):
+    """Deletes the temporary folders that killed exports on this machine left
+    under `model_dir` (their process is gone); returns what was removed.
+    Folders of live exports, of other machines, or of an older naming are kept."""
+    removed = []
+    if not os.path.isdir(model_dir):
+        return removed
+    host = socket.gethostname()
+    for entry in os.listdir(model_dir):
+        match = re.fullmatch(re.escape(_TMP_PREFIX + host) + r"-(\d+)-.*", entry)
+        if match and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def file_digest(path):
+    """sha256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_identity(run_dir, run_info):
+    """Names one training run: its folder and creation time (kept on resume,
+    new with --overwrite), or None for a run.json without a creation time."""
+    created = run_info.get("created")
+    return f"{os.path.realpath(run_dir)}@{created}" if created else None
+
+
+def _exported_version_of(model_dir, source_run):
+    """The complete version under `model_dir` exported from run `source_run`."""
+    for v in reversed(layout.versions(model_dir)):
+        path = os.path.join(model_dir, str(v))
+        try:
+            with open(os.path.join(path, layout.METADATA_FILE)) as f:
+                if json.load(f).get("source_run") == source_run:
+                    return path
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _format_tensors(tensors):
@@ -94,6 +169,11 @@ def export_model(model, path, metadata=None, name=None):
     name = name or model.registered_name
     if os.path.exists(path):
         raise ExportError(f"export path {path} already exists")
+    bad = non_finite_weights(model)
+    if bad:
+        raise ExportError(f"model {model.registered_name!r} has non-finite weights "
+                          f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); "
+                          "nothing was exported")
     endpoints = model.serving_endpoints()
     if not endpoints:
         raise ExportError(f"model {model.registered_name!r} declares no "
@@ -135,8 +215,13 @@ def export_model(model, path, metadata=None, name=None):
     return info
 
 
-def export_run(run_dir, base, name=None, version=None, overwrite=False):
+def export_run(run_dir, base, name=None, version=None, overwrite=False, reuse=False):
     """Exports the trained model of a run directory into BASE/NAME/VERSION.
+
+    Every version records the run it came from (`source_run`: the run folder
+    and its creation time) and the sha256 of its model.keras
+    (`source_model_sha256`) in metadata.json; temporary folders that killed
+    exports of this machine left behind are removed first.
 
     Args:
       run_dir: a directory written by `training.train` (holds model.keras
@@ -145,9 +230,12 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
       name: model name under BASE; defaults to the run's model name.
       version: positive int; defaults to the next free version.
       overwrite: replace an existing version.
+      reuse: return the version already exported from this run, if there
+        is one, instead of writing another (the trainer's export step, so a
+        run resumed after a kill during its export does not export twice).
 
     Returns:
-      The path of the written version directory.
+      The path of the written (or reused) version directory.
     """
     model_path = os.path.join(run_dir, layout.MODEL_FILE)
     if not os.path.isfile(model_path):
@@ -167,6 +255,12 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
         raise ExportError(f"model name {name!r} may hold only letters, digits, "
                           "'_', '.', '-'")
     model_dir = os.path.join(base, name)
+    remove_stale_temporaries(model_dir)
+    source_run = run_identity(run_dir, run_info)
+    if reuse and source_run and version is None and not overwrite:
+        existing = _exported_version_of(model_dir, source_run)
+        if existing is not None:
+            return existing
     explicit = version is not None
     if not explicit:
         version = layout.next_version(model_dir)
@@ -179,11 +273,12 @@ def export_run(run_dir, base, name=None, version=None, overwrite=False):
     os.makedirs(model_dir, exist_ok=True)
     # A non-numeric name in the same directory: servers ignore it, and the
     # final rename is atomic on one filesystem.
-    tmp_parent = tempfile.mkdtemp(prefix=".tmp-", dir=model_dir)
+    tmp_parent = tempfile.mkdtemp(prefix=_tmp_prefix(), dir=model_dir)
     tmp = os.path.join(tmp_parent, "model")
     try:
         metadata = {k: run_info[k] for k in ("dataset", "epochs", "batch_size",
                                              "evaluation") if k in run_info}
+        metadata.update(source_run=source_run, source_model_sha256=file_digest(model_path))
         export_model(model, tmp, metadata=metadata, name=name)
         if overwrite and os.path.exists(final):
             # Out of the way first (one rename), so the version never holds a mix.

@@ -28,7 +28,7 @@ VARIANTS = {
     "nice_normal": ("nice", dict(prior="normal")),
     "realnvp_two_scales": ("realnvp", dict(num_scales=2)),
     "glow_full_1x1": ("glow", dict(lu_decomposed=False)),
-    "maf_iaf": ("maf", dict(direction="iaf")),
+    "maf_iaf": ("maf", dict(direction="iaf", normalization=True)),
     "ffjord_estimated": ("ffjord", dict(exact_trace_max_dims=0)),
 }
 ALL = FLOWS + sorted(VARIANTS)

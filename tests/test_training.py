@@ -137,7 +137,9 @@ def test_nan_loss_stops_clearly_then_resumes(tmp_path, monkeypatch, capsys):
     assert not os.path.exists(os.path.join(out, "samples", "epoch_002.png"))
     assert not os.path.exists(os.path.join(out, "model.keras"))
     assert os.path.isdir(os.path.join(out, "backup"))
-    assert json.load(open(os.path.join(out, "run.json")))["status"] == "running"
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["status"] == "failed" and "NonFinite" not in run["error"] and \
+        "non-finite" in run["error"], run
 
     monkeypatch.setattr(VAEBase, "loss_terms", original)
     assert train_cli.main(args) == 0

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from export.layout import epoch_samples_file
+from export.saved_model import non_finite_weights
 from training.images import display_scale, is_point_model, make_grid, point_figure, save_png
 from zoo.layers.sampling import per_row_seeds
 
@@ -18,7 +19,8 @@ class NonFiniteLossError(RuntimeError):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss by raising `NonFiniteLossError`.
+    """Stops training at the first non-finite loss, or at the end of an epoch
+    whose weights are not all finite, by raising `NonFiniteLossError`.
 
     Raising (unlike `keras.callbacks.TerminateOnNaN`) skips the epoch-end
     hooks, so `BackupAndRestore` keeps the last good epoch instead of saving
@@ -27,6 +29,15 @@ class NaNGuard(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Listed first, this runs before BackupAndRestore saves the epoch:
+        # weights that went non-finite without a non-finite loss (a NaN
+        # update under a finite loss) never replace the last good epoch.
+        bad = non_finite_weights(self.model)
+        if bad:
+            raise NonFiniteLossError(f"non-finite weights ({', '.join(bad[:3])}) after "
+                                     f"epoch {epoch + 1}")
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}

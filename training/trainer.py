@@ -26,9 +26,11 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import zoo
 from export import layout
+from export.saved_model import non_finite_weights
 from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
 from training.images import display_scale, is_point_model, make_grid, save_png
@@ -281,87 +283,111 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     })
     # The layer name embeds a global counter; it must not block a resume.
     run_info["config"].pop("name", None)
-    resuming = prepare_run_dir(out, run_info, overwrite)
-    run_info["status"] = "running"
     run_json = os.path.join(out, layout.RUN_FILE)
-    _write_json(run_json, run_info)
+    try:
+        resuming = prepare_run_dir(out, run_info, overwrite)
+        run_info["status"] = "running"
+        _write_json(run_json, run_info)
+    except OSError as e:
+        raise RunError(f"cannot write the run directory {out}: {e.strerror or e}; "
+                       "choose a writable --out") from None
 
-    labels = model.requires_labels
-    train_ds = datasets.load(dataset, "train", batch_size=batch_size,
-                             mode=model.preprocessing(True), labels=labels,
-                             seed=seed, data_dir=data_dir,
-                             drop_remainder=model.requires_full_batches or replicas > 1)
-    # Seed 0 for the test data: its split and fixed binarization must not
-    # change with the run's seed, or runs would be scored on different data.
-    test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
-                            mode=model.preprocessing(False), labels=labels,
-                            shuffle=False, seed=0, data_dir=data_dir)
-    if replicas > 1:
-        train_ds, test_ds = dist.shard_by_data(train_ds), dist.shard_by_data(test_ds)
-    with strategy.scope():
-        model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
-    if not resuming:
-        run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
-                                                  seed=seed)
+    try:
+        labels = model.requires_labels
+        train_ds = datasets.load(dataset, "train", batch_size=batch_size,
+                                 mode=model.preprocessing(True), labels=labels,
+                                 seed=seed, data_dir=data_dir,
+                                 drop_remainder=model.requires_full_batches or replicas > 1)
+        # Seed 0 for the test data: its split and fixed binarization must not
+        # change with the run's seed, or runs would be scored on different data.
+        test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
+                                mode=model.preprocessing(False), labels=labels,
+                                shuffle=False, seed=0, data_dir=data_dir)
+        if replicas > 1:
+            train_ds, test_ds = dist.shard_by_data(train_ds), dist.shard_by_data(test_ds)
+        with strategy.scope():
+            model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
+        if not resuming:
+            run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
+                                                      seed=seed)
+            _write_json(run_json, run_info)
+
+        reference = next(iter(test_ds))
+        reference = np.asarray(model.images_from_batch(reference))[:32]
+        # tfds reports split sizes only once prepared, which `load` just ensured.
+        num_train = data_info.num_examples.get("train") or datasets.info(
+            dataset, data_dir=data_dir).num_examples.get("train")
+        throughput = Throughput(num_train)
+        backup_dir = os.path.join(out, layout.BACKUP_DIR)
+        history_csv = os.path.join(out, layout.HISTORY_FILE)
+        callbacks = [
+            NaNGuard(),
+            keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
+            keras.callbacks.CSVLogger(history_csv, append=True),
+            keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
+            SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
+                       os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
+                       reference_images=reference),
+            throughput,
+        ]
+        start = time.perf_counter()
+        try:
+            model.fit(train_ds, epochs=epochs, validation_data=test_ds,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
+        except NonFiniteLossError as e:
+            if not (os.path.isdir(backup_dir) and os.listdir(backup_dir)):
+                raise RunError(f"training stopped: {e}. No epoch finished, so there is "
+                               "nothing to resume from; lower --learning-rate (or fix the "
+                               "data) and rerun with --overwrite") from None
+            raise RunError(
+                f"training stopped: {e}. The last finished epoch is kept in "
+                f"{backup_dir}; lower --learning-rate (or fix the data) and rerun "
+                "with --overwrite, or rerun as is to resume from it") from None
+        train_seconds = time.perf_counter() - start
+
+        model_path = os.path.join(out, layout.MODEL_FILE)
+        bad = non_finite_weights(model)
+        if bad:
+            raise RunError(f"the trained weights are not finite ({', '.join(bad[:3])}); "
+                           "model.keras and the export were not written")
+        model.save(model_path + ".tmp.keras")
+        os.replace(model_path + ".tmp.keras", model_path)
+
+        test_images = np.concatenate(
+            [np.asarray(model.images_from_batch(b)) for b in test_ds.take(1)])
+        write_latent_figures(model, os.path.join(out, layout.LATENT_DIR), test_images, seed)
+        write_model_figures(model, os.path.join(out, layout.FIGURES_DIR), test_images, seed)
+        final = evaluate(model, test_ds, iwae_samples=iwae_samples, seed=seed)
+        metrics = {
+            "model": model_name, "dataset": dataset, "epochs": epochs,
+            "history": _read_history(history_csv),
+            "initial_evaluation": run_info.get("initial_evaluation"),
+            "evaluation": final,
+            "train_seconds_this_session": train_seconds,
+            "train_images_per_second": throughput.steady_rate(),
+        }
+        metrics_json = os.path.join(out, layout.METRICS_FILE)
+        _write_json(metrics_json, metrics)
+        run_info["evaluation"] = final
         _write_json(run_json, run_info)
 
-    reference = next(iter(test_ds))
-    reference = np.asarray(model.images_from_batch(reference))[:32]
-    # tfds reports split sizes only once prepared, which `load` just ensured.
-    num_train = data_info.num_examples.get("train") or datasets.info(
-        dataset, data_dir=data_dir).num_examples.get("train")
-    throughput = Throughput(num_train)
-    backup_dir = os.path.join(out, layout.BACKUP_DIR)
-    history_csv = os.path.join(out, layout.HISTORY_FILE)
-    callbacks = [
-        NaNGuard(),
-        keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
-        keras.callbacks.CSVLogger(history_csv, append=True),
-        keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
-        SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
-                   os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
-                   reference_images=reference),
-        throughput,
-    ]
-    start = time.perf_counter()
-    try:
-        model.fit(train_ds, epochs=epochs, validation_data=test_ds,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)
-    except NonFiniteLossError as e:
-        raise RunError(
-            f"training stopped: {e}. The last finished epoch is kept in "
-            f"{backup_dir}; lower --learning-rate (or fix the data) and rerun "
-            "with --overwrite, or rerun as is to resume from it") from None
-    train_seconds = time.perf_counter() - start
+        if export:
+            from export.saved_model import export_run
 
-    model_path = os.path.join(out, layout.MODEL_FILE)
-    model.save(model_path + ".tmp.keras")
-    os.replace(model_path + ".tmp.keras", model_path)
-
-    test_images = np.concatenate(
-        [np.asarray(model.images_from_batch(b)) for b in test_ds.take(1)])
-    write_latent_figures(model, os.path.join(out, layout.LATENT_DIR), test_images, seed)
-    write_model_figures(model, os.path.join(out, layout.FIGURES_DIR), test_images, seed)
-    final = evaluate(model, test_ds, iwae_samples=iwae_samples, seed=seed)
-    metrics = {
-        "model": model_name, "dataset": dataset, "epochs": epochs,
-        "history": _read_history(history_csv),
-        "initial_evaluation": run_info.get("initial_evaluation"),
-        "evaluation": final,
-        "train_seconds_this_session": train_seconds,
-        "train_images_per_second": throughput.steady_rate(),
-    }
-    metrics_json = os.path.join(out, layout.METRICS_FILE)
-    _write_json(metrics_json, metrics)
-    run_info["evaluation"] = final
-    _write_json(run_json, run_info)
-
-    if export:
-        from export.saved_model import export_run
-
-        metrics["export"] = export_run(out, os.path.join(out, layout.EXPORT_DIR))
-        _write_json(metrics_json, metrics)
-    run_info["status"] = "complete"
-    _write_json(run_json, run_info)
-    shutil.rmtree(backup_dir, ignore_errors=True)
-    return metrics
+            metrics["export"] = export_run(out, os.path.join(out, layout.EXPORT_DIR), reuse=True)
+            _write_json(metrics_json, metrics)
+        run_info["status"] = "complete"
+        _write_json(run_json, run_info)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        return metrics
+    except Exception as e:
+        # A failure is recorded (the run stays resumable); a kill leaves "running".
+        run_info.update(status="failed", error=f"{type(e).__name__}: {e}"[:2000])
+        try:
+            _write_json(run_json, run_info)
+        except OSError:
+            pass
+        if isinstance(e, tf.errors.ResourceExhaustedError):
+            raise RunError(f"out of memory ({str(e).splitlines()[0][:300]}); lower "
+                           "--batch-size or the model's size (--set ...)") from None
+        raise

@@ -132,8 +132,9 @@ class AutoregressiveAffine(Step):
         self.num_dims, self.direction, self.clamp = int(num_dims), direction, float(clamp)
         order = np.arange(1, self.num_dims + 1)
         order = order[::-1].copy() if reverse_order else order
+        # A zero output layer starts the step at the identity, as the couplings.
         self.made = MADENetwork(order, hidden_units, np.tile(np.arange(self.num_dims), 2),
-                                name="made")
+                                output_initializer="zeros", name="made")
 
     def _params(self, v):
         out = tf.cast(self.made(v), tf.float32)

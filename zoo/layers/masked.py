@@ -28,8 +28,8 @@ def hidden_degrees(num_dims, hidden_units, rng=None):
     Args:
       num_dims: D >= 2.
       hidden_units: units per hidden layer.
-      rng: None for the evenly spread degrees 1, 2, ..., D - 1, 1, ...
-        (as MAF uses, [2] sec. 3.1); a `np.random.Generator` for MADE's
+      rng: None for degrees spread evenly over 1..D-1 (as MAF's
+        sequential degrees, [2] sec. 3.1); a `np.random.Generator` for MADE's
         random degrees ([1] sec. 4.2), each >= the lowest degree below.
     """
     if num_dims < 2:
@@ -38,7 +38,9 @@ def hidden_degrees(num_dims, hidden_units, rng=None):
     degrees, low = [], 1
     for units in hidden_units:
         if rng is None:
-            d = np.arange(units) % (num_dims - 1) + 1
+            # Spread over 1..D-1 even with fewer units than dimensions, so
+            # every input but the last reaches some hidden unit.
+            d = np.arange(units) * (num_dims - 1) // units + 1
         else:
             d = rng.integers(low, num_dims, size=units)
         low = int(d.min())
@@ -65,16 +67,18 @@ class MaskedDense(keras.layers.Layer):
       activation: applied to the output.
     """
 
-    def __init__(self, units, layer_masks, activation=None, **kwargs):
+    def __init__(self, units, layer_masks, activation=None, kernel_initializer="glorot_uniform",
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
         self._masks = np.asarray(layer_masks, np.float32)
         self.activation = keras.activations.get(activation)
+        self.kernel_initializer = kernel_initializer
 
     def build(self, input_shape):
         fan_in = self._masks.shape[1]
         self.kernel = self.add_weight(name="kernel", shape=(fan_in, self.units),
-                                      initializer="glorot_uniform")
+                                      initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
     def call(self, x, mask_index=0):
@@ -95,9 +99,12 @@ class MADENetwork(keras.layers.Layer):
       num_masks: K connectivities; mask 0 has evenly spread degrees, the
         others random degrees from `seed` ([1] sec. 4.2).
       seed: int for the random degrees.
+      output_initializer: of the output layer's kernel ("zeros" starts a
+        flow step at the identity).
     """
 
-    def __init__(self, order, hidden_units, output_dims, num_masks=1, seed=0, **kwargs):
+    def __init__(self, order, hidden_units, output_dims, num_masks=1, seed=0,
+                 output_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         order = np.asarray(order)
         rng = np.random.default_rng(seed)
@@ -108,7 +115,8 @@ class MADENetwork(keras.layers.Layer):
         self.num_masks = int(num_masks)
         self.hidden = [MaskedDense(u, [m[i] for m in per_mask], "relu", name=f"hidden{i}")
                        for i, u in enumerate(hidden_units)]
-        self.out = MaskedDense(len(output_dims), [m[-1] for m in per_mask], name="out")
+        self.out = MaskedDense(len(output_dims), [m[-1] for m in per_mask],
+                               kernel_initializer=output_initializer, name="out")
 
     def call(self, x, mask_index=0):
         h = x
