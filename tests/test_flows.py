@@ -217,9 +217,16 @@ def test_ffjord_trains_with_hutchinson_and_evaluates_exactly():
     model = contract.build("ffjord")
     assert model.flow.trace_mode(True) == "hutchinson"
     assert model.flow.trace_mode(False) == "exact"
+    assert model.exact_density
     big = zoo.get("ffjord", image_shape=(8, 8, 1), hidden_units=(8,), num_steps=2,
                   exact_trace_max_dims=10)
-    assert big.flow.trace_mode(False) == "hutchinson"
+    assert big.flow.trace_mode(False) == "hutchinson" and not big.exact_density
+    from training import datasets
+    from training.likelihood import evaluate
+
+    test = datasets.load("digits", "test", batch_size=64, take=64, shuffle=False)
+    assert evaluate(big, test, iwae_samples=0)["log_likelihood_estimator"] == \
+        "density with a Hutchinson trace estimate, dequantized"
 
 
 # ------------------------------------------------------------------- Glow parts

@@ -155,8 +155,14 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
         results["test_log_likelihood_nats"] = sums["ll"] / n - shift
         results["test_nll_bits_per_dim"] = -nats_to_bits_per_dim(
             results["test_log_likelihood_nats"], d)
-        results["log_likelihood_estimator"] = (
-            "iwae" if has_iwae else "exact density, dequantized" if density else "exact")
+        if has_iwae:
+            results["log_likelihood_estimator"] = "iwae"
+        elif density:
+            results["log_likelihood_estimator"] = (
+                "exact density, dequantized" if getattr(model, "exact_density", True)
+                else "density with a Hutchinson trace estimate, dequantized")
+        else:
+            results["log_likelihood_estimator"] = "exact"
         if has_iwae:
             results["iwae_samples"] = int(iwae_samples)
     if "reconstruct" in caps:

@@ -143,7 +143,7 @@ class _ExportLikelihood:
     backed by exported signatures, so an export is scored by the same code."""
 
     def __init__(self, target_endpoints, inputs, image_shape, eval_mode, exact_log_prob,
-                 config):
+                 config, instance=None):
         self.num_dims = int(np.prod(image_shape))
         self._mode = eval_mode
         # What `training.likelihood.likelihood_info` reads of a model.
@@ -166,6 +166,7 @@ class _ExportLikelihood:
         if exact_log_prob and inputs.get("log_density") == ["images"]:
             density = target_endpoints["log_density"]
             self.log_density = lambda y: density(images=y)["log_density"]
+            self.exact_density = bool(getattr(instance, "exact_density", True))
         self.capabilities = tuple(caps)
 
     def preprocessing(self, training=True):
@@ -228,7 +229,8 @@ def _load_export(path):
     # A latent-variable model's log_prob is an estimate; only a class
     # without `iwae` has an exact log_prob signature.
     exact = instance is not None and not hasattr(instance, "iwae")
-    likelihood = _ExportLikelihood(endpoints, inputs, image_shape, eval_mode, exact, config)
+    likelihood = _ExportLikelihood(endpoints, inputs, image_shape, eval_mode, exact, config,
+                                   instance)
     target = Target("export", name, path, image_shape, endpoints, inputs,
                     config.get("num_classes"), eval_mode, likelihood,
                     samples_are_means=bool(getattr(instance, "samples_are_means", False)))

@@ -83,6 +83,10 @@ class FlowModel(GenerativeModel):
     def latent_dim(self):
         return self.num_dims
 
+    #: False where `log_density` estimates the log-determinant (FFJORD's
+    #: Hutchinson trace above `exact_trace_max_dims`), so reports say so.
+    exact_density = True
+
     def _finish_build(self):
         """Builds every step with one pass and records the factored shapes."""
         self._piece_shapes = []

@@ -128,3 +128,7 @@ class FFJORD(FlowModel):
                                    self.exact_trace_max_dims, seed=seed, name="cnf")
         self.levels = [[Flatten(self.image_shape, name="flatten"), self.flow]]
         self._finish_build()
+
+    @property
+    def exact_density(self):
+        return self.flow.trace_mode(training=False) == "exact"
