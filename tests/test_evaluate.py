@@ -282,6 +282,23 @@ def test_compare_never_puts_bits_per_dim_of_different_data_in_one_column(tmp_pat
     assert err.startswith("error: ") and err.count("\n") == 1 and "likelihood kind" in err
 
 
+def test_compare_puts_flows_in_the_8_bit_column_marked_as_bounds(tmp_path):
+    flow = _eval_dir(tmp_path, "glow", test_nll_bits_per_dim=1.2, likelihood_kind="density",
+                     num_levels=256, evaluation_data="uniformly dequantized 8-bit")
+    pixel = _eval_dir(tmp_path, "pixelcnn", test_nll_bits_per_dim=1.1,
+                      likelihood_kind="discrete", num_levels=256, evaluation_data="8-bit levels")
+    binary = _eval_dir(tmp_path, "nade", test_nll_bits_per_dim=0.2, likelihood_kind="bernoulli",
+                       num_levels=2, evaluation_data="fixed binarization (binary_static)")
+    lines = E.compare([flow, pixel, binary]).splitlines()
+    header = [h.strip() for h in lines[0].split("|")]
+    rows = {ln.split("|")[2].strip(): [c.strip() for c in ln.split("|")] for ln in lines[2:5]}
+    column = header.index("test_nll_bits_per_dim [8-bit levels]")
+    assert rows["glow"][column] == "1.2 (dequantized bound)"
+    assert rows["pixelcnn"][column] == "1.1"
+    assert rows["nade"][column] == "n/a"
+    assert not any("uniformly dequantized" in h for h in header)
+
+
 @pytest.mark.slow
 def test_inception_extractor_loads_a_local_weights_file(tmp_path):
     import keras

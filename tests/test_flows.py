@@ -360,35 +360,6 @@ def test_trains_on_a_toy_dataset_through_the_cli(name, tmp_path):
         assert 0 < ev["test_nll_bits_per_dim"] < 8.5
 
 
-def test_compare_puts_flows_in_the_8_bit_column_marked_as_bounds(tmp_path):
-    import json
-
-    from training import evaluate as E
-
-    def run(name, **values):
-        path = tmp_path / name
-        path.mkdir()
-        (path / "metrics.json").write_text(json.dumps(
-            {"model": name, "dataset": "mnist", "num_samples": 10, "metrics": values,
-             "not_applicable": {}}))
-        return str(path)
-
-    flow = run("glow", test_nll_bits_per_dim=1.2, likelihood_kind="density", num_levels=256,
-               evaluation_data="uniformly dequantized 8-bit")
-    pixel = run("pixelcnn", test_nll_bits_per_dim=1.1, likelihood_kind="discrete",
-                num_levels=256, evaluation_data="8-bit levels")
-    binary = run("nade", test_nll_bits_per_dim=0.2, likelihood_kind="bernoulli", num_levels=2,
-                 evaluation_data="fixed binarization (binary_static)")
-    lines = E.compare([flow, pixel, binary]).splitlines()
-    header = [h.strip() for h in lines[0].split("|")]
-    rows = {ln.split("|")[2].strip(): [c.strip() for c in ln.split("|")] for ln in lines[2:5]}
-    column = header.index("test_nll_bits_per_dim [8-bit levels]")
-    assert rows["glow"][column] == "1.2 (dequantized bound)"
-    assert rows["pixelcnn"][column] == "1.1"
-    assert rows["nade"][column] == "n/a"
-    assert not any("uniformly dequantized" in h for h in header)
-
-
 def test_bad_requests_to_an_exported_flow_fail_in_the_graph(tmp_path):
     from export import export_model
 
