@@ -92,7 +92,10 @@ def test_a_killed_worker_and_a_restart_of_both_resume_the_run(tmp_path):
     for p in procs:
         p.wait()
     done_before = _epochs(out)
-    assert json.load(open(out / "run.json"))["status"] == "running"
+    # Unfinished: "running" when the kill came first, "failed" (with the
+    # error) when the chief's collectives failed on the lost peer first.
+    run = json.load(open(out / "run.json"))
+    assert run["status"] == "running" or (run["status"] == "failed" and run["error"]), run
     for code, err in _finish(_start("vae", out, 12)):
         assert code == 0, err[-3000:]
     epochs = _epochs(out)
