@@ -10,8 +10,10 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One model per family, a GAN with k = 2 fresh batches, WGAN-GP (n_critic = 2,
 # per-sample penalty), DCGAN (synchronized batch norm), Glow (actnorm started
-# from the global batch's moments) and FFJORD (Hutchinson probes per row).
-MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan", "glow", "ffjord"]
+# from the global batch's moments), FFJORD (Hutchinson probes per row) and DDPM
+# (timesteps and noise per row, EMA weights updated per device).
+MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan", "glow", "ffjord",
+          "ddpm"]
 
 
 def _python(*args, env=None, timeout=600):

@@ -11,7 +11,7 @@ from training.distribute import precision
 
 # One model per family, plus both adversarial players under loss scaling.
 FAMILIES = ["vae", "denoising_autoencoder", "pixelcnn", "gated_pixelcnn", "dcgan",
-            "wgan_gp"]
+            "wgan_gp", "ddpm"]
 
 
 @pytest.mark.parametrize("name", FAMILIES)

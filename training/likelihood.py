@@ -114,7 +114,9 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
     caps = model.capabilities
     has_elbo = hasattr(model, "elbo_from_seeds")
     has_iwae = hasattr(model, "iwae") and iwae_samples > 0
-    exact_log_prob = "log_prob" in caps and not hasattr(model, "iwae")
+    # A log_prob beside an ELBO is a bound or an estimate (IWAE, diffusion's
+    # variational bound), never the exact likelihood.
+    exact_log_prob = "log_prob" in caps and not hasattr(model, "iwae") and not has_elbo
     info = likelihood_info(model)
     density = info["likelihood_kind"] == "density"
     # Flows score the continuous density of the dequantized images.
