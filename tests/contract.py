@@ -239,11 +239,21 @@ def export_round_trip(name, tmp_path, model=None, atol=1e-5):
     compares every signature, served in a process without zoo or TFP, with
     the in-process outputs (to `atol`: bfloat16 kernels may round otherwise
     in the served graph)."""
-    from export import audit_saved_model, export_model
+    from export import export_model
 
     model = model or fit_step(name)
     path = str(tmp_path / "export")
     export_model(model, path)
+    served_like_the_model(model, path, tmp_path, atol)
+
+
+def served_like_the_model(model, path, tmp_path, atol=1e-5):
+    """The SavedModel at `path` passes the op audit, and every signature (and
+    `__call__`), run in a fresh process where zoo and TFP cannot be imported,
+    gives `model`'s in-process outputs."""
+    from export import audit_saved_model
+
+    name = model.registered_name
     assert audit_saved_model(path) == []
     expected = endpoint_outputs(model)
     flat_inputs = {f"{e}/{k}": v for e, (ins, _) in expected.items()

@@ -113,7 +113,11 @@ class ModelRegistry:
         try:
             return {k: v.numpy() for k, v in fn(**tensors).items()}
         except tf.errors.InvalidArgumentError as e:
-            raise BadRequest(e.message.splitlines()[0]) from None
+            # TF Serving returns the whole status message; an assertion inside
+            # a loop or nested function starts it with "Graph execution
+            # error:" and names the failed check lines later.
+            raise BadRequest(" ".join(line.strip() for line in e.message.splitlines()
+                                      if line.strip())[:2000]) from None
 
 
 def _rest_inputs(body, input_names):

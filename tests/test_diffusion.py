@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import zoo
 from tests import contract
 from zoo.diffusion import process as dp
 from zoo.errors import ConfigError, InputError
@@ -287,6 +286,19 @@ def test_every_sampler_is_row_independent(options):
     np.testing.assert_array_equal(model.sample_from_seeds(seeds, **options), together)
 
 
+@pytest.mark.parametrize("name", ["ddpm", "flow_matching"])
+def test_denoising_figure_pairs_noised_images_with_predictions(name):
+    model = _tiny(name)
+    x = contract.real_images(model, 3)
+    grid, columns = model.figures(x)["denoising"]
+    assert columns == 8 and grid.shape == (2 * 3 * 8, 8, 8, 1)
+    grid = grid.numpy().reshape(3, 2, 8, 8, 8, 1)
+    # The first column is the image with the least noise (T = 10: std 0.1 in
+    # [-1, 1]), the last one noise.
+    assert np.abs(grid[:, 0, 0] - x).mean() < 0.06
+    assert np.abs(grid[:, 0, -1] - x).mean() > 0.2
+
+
 def test_flow_matching_solvers_are_row_independent_and_differ():
     model = _tiny("flow_matching")
     seeds = np.array([[5, 0], [6, 1]], np.int32)
@@ -373,16 +385,6 @@ def test_v_prediction_trains_and_samples():
     assert model.sample(2, seed=0).shape == (2, 8, 8, 1)
 
 
-def test_conditional_export_serves_labels_and_guidance_per_row(tmp_path):
-    name = "ddpm"
-    model = _conditional(name)
-    model.compile(**model.make_optimizers())
-    model.fit(contract.batches(model, n=32), epochs=1, verbose=0)
-    specs = {k: [s.name for s in v[1]] for k, v in model.serving_endpoints().items()}
-    assert specs["serving_default"] == ["seed", "guidance", "label"]
-    contract.export_round_trip(name, tmp_path, model=model)
-
-
 def _train_cli(out, name, *extra):
     env = {k: v for k, v in os.environ.items()}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -396,7 +398,7 @@ def test_cli_trains_a_conditional_ddpm_scores_its_bound_and_exports(tmp_path):
     from export.warmup import read_warmup
 
     out = tmp_path / "run"
-    proc = _train_cli(out, "ddpm", "--set", "num_classes=10", "--set", "num_timesteps=20",
+    proc = _train_cli(out, "ddpm", "--set", "num_classes=10", "--set", "num_timesteps=10",
                       "--set", "sampling_steps=4", "--set", "ddim_signatures=[2]",
                       "--set", "widths=[8]", "--set", "attention_levels=[]")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -408,7 +410,53 @@ def test_cli_trains_a_conditional_ddpm_scores_its_bound_and_exports(tmp_path):
     assert 0 < evaluation["test_elbo_bits_per_dim"] < 20
     assert "test_log_likelihood_nats" not in evaluation
     assert (out / "samples" / "epoch_001.png").is_file()
+    assert (out / "figures" / "denoising.png").is_file()
+    # Interpolations between DDIM codes, but no 2-D chart of white-noise codes.
+    assert (out / "latent" / "interpolation_spherical.png").is_file()
+    assert not (out / "latent" / "manifold.png").exists()
     version = out / "export" / "ddpm" / "1"
     warmed = {name for name, _ in read_warmup(str(version))}
     assert {"serving_default", "sample_ddpm", "sample_ddim_2", "elbo", "encode",
             "decode"} <= warmed
+    # Every conditional signature (seed, guidance and label per row) served
+    # without zoo or TFP gives the trained model's outputs.
+    import keras
+
+    model = keras.saving.load_model(str(out / "model.keras"))
+    specs = {k: [s.name for s in v[1]] for k, v in model.serving_endpoints().items()}
+    assert specs["serving_default"] == ["seed", "guidance", "label"]
+    assert specs["sample_ddim_2"] == ["seed", "eta", "guidance", "label"]
+    contract.served_like_the_model(model, str(version), tmp_path)
+    _serve_conditional_export(out / "export", model)
+
+
+def _serve_conditional_export(base, model):
+    """REST and gRPC through TF Serving's protocol stand-in: per-row guidance,
+    labels and eta, a batch equal to its rows one by one, and bad requests
+    answered by the served graph's own checks."""
+    from export.client import GrpcClient, RestClient, ServingError
+    from tests.serving_stub import ServingStub
+
+    seeds = np.array([[0, 0], [0, 1], [4, 2]], np.int32)
+    inputs = {"seed": seeds, "guidance": np.array([0.0, 1.0, 2.5], np.float32),
+              "label": np.array([3, 7, 7], np.int32), "eta": np.array([0, 0.5, 1], np.float32)}
+    with ServingStub(str(base)) as stub:
+        rest, rpc = RestClient(stub.rest_url, timeout=60), GrpcClient(stub.grpc_target, timeout=60)
+        try:
+            served = rest.predict("ddpm", inputs, signature="sample_ddim_2")["images"]
+            np.testing.assert_allclose(
+                served, model.sample_from_seeds(seeds, inputs["label"], guidance=inputs["guidance"],
+                                                steps=2, eta=inputs["eta"]), atol=1e-5)
+            one = {k: v[2:] for k, v in inputs.items() if k != "eta"}
+            batch = rpc.predict("ddpm", {k: v for k, v in inputs.items() if k != "eta"})
+            np.testing.assert_allclose(rest.predict("ddpm", one)["images"][0],
+                                       batch["images"][2], atol=1e-5)
+            # Columnar: the row format cannot even express unequal rows.
+            with pytest.raises(ServingError, match="one row per sample"):
+                rest.predict("ddpm", dict(one, guidance=np.ones(2, np.float32)),
+                             format="columnar", validate=False)
+            with pytest.raises(ServingError, match="eta must be in"):
+                rpc.predict("ddpm", dict(inputs, eta=np.full(3, 2.0, np.float32)),
+                            signature="sample_ddim_2", validate=False)
+        finally:
+            rpc.close()

@@ -177,7 +177,9 @@ def write_latent_figures(model, out_dir, test_images, seed=0):
         return []
     scale = display_scale(model.image_shape[:2])
     written = []
-    if model.latent_dim >= 2:
+    # Models whose codes have no low-dimensional chart (diffusion: white
+    # noise the size of the image) set `latent_manifold = False`.
+    if model.latent_dim >= 2 and getattr(model, "latent_manifold", True):
         path = os.path.join(out_dir, "manifold.png")
         dims = latent.active_dims(model, test_images)
         save_png(path, make_grid(latent.manifold_grid(model, grid_size=15, dims=dims)),

@@ -242,3 +242,13 @@ def codes(values, dim=None, name="codes"):
     if values.shape.rank != 2 or (dim is not None and values.shape[-1] not in (None, dim)):
         raise InputError(f"{name} must have shape [N, {dim}], got {list(values.shape)}")
     return tf.cast(values, tf.float32)
+
+
+def code_width(values, dim, name="z"):
+    """float32 [N, dim], the width also asserted in the graph, where a
+    served request's shape is not checked against the signature."""
+    values = codes(values, dim, name)
+    check = tf.debugging.assert_equal(tf.shape(values)[1], dim,
+                                      message=f"{name} must have {dim} columns")
+    with tf.control_dependencies([check]):
+        return tf.identity(values)

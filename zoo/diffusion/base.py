@@ -1,6 +1,6 @@
 """What diffusion and flow-matching models share: the U-Net, its EMA copy,
-class conditioning with classifier-free guidance, per-row sampling noise and
-the serving signatures.
+class conditioning with classifier-free guidance and per-row sampling noise
+(the serving signatures are in `zoo.diffusion.signatures`).
 
 A family member supplies the noise process (`zoo.diffusion.process`), its
 training target (`_training_pair`), its samplers (`_generate`) and its
@@ -32,7 +32,8 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.base import GenerativeModel
-from zoo.errors import ConfigError, InputError
+from zoo.diffusion.signatures import DiffusionEndpoints
+from zoo.errors import InputError
 from zoo.layers.sampling import per_row_seeds, replica_rows
 from zoo.layers.unet import unet
 
@@ -69,7 +70,7 @@ def to_images(x):
     return tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0)
 
 
-class DiffusionModel(GenerativeModel):
+class DiffusionModel(DiffusionEndpoints, GenerativeModel):
     """Base of `ddpm` and `flow_matching`.
 
     Args:
@@ -91,6 +92,9 @@ class DiffusionModel(GenerativeModel):
 
     optimizer_defaults = {"optimizer": ("Adam", {"learning_rate": 2e-4})}
     metric_names = ("loss",)
+    #: Codes are x_T, white noise the size of the image: interpolations between
+    #: them are meaningful ([3] sec. 5.3), a 2-D grid through them is not.
+    latent_manifold = False
 
     def __init__(self, image_shape, widths=(32, 64), blocks_per_level=1,
                  attention_levels=(1,), dropout=0.0, num_classes=None, label_dropout=0.1,
@@ -238,20 +242,6 @@ class DiffusionModel(GenerativeModel):
         return self.predictor(network=self.network, training=training)(
             x, tf.zeros(tf.shape(x)[:1]))
 
-    # --------------------------------------------------------------- checks
-    def check_guidance(self, guidance, num_rows=None):
-        """float32 [N] guidance scales, finite (checked in the graph too)."""
-        g = tf.convert_to_tensor(guidance, tf.float32)
-        if g.shape.rank == 0:
-            if num_rows is None:
-                raise InputError("guidance must be a vector [N] of scales")
-            g = tf.fill([num_rows], g)
-        if g.shape.rank != 1:
-            raise InputError(f"guidance must have shape [N], got {list(g.shape)}")
-        check = tf.debugging.assert_all_finite(g, "guidance must be finite")
-        with tf.control_dependencies([check]):
-            return tf.identity(g)
-
     def _guidance_arg(self, guidance, num_rows):
         """Checked guidance for a Python call: None where unconditional."""
         if not self.conditional:
@@ -265,16 +255,6 @@ class DiffusionModel(GenerativeModel):
         if g.shape[0] is not None and g.shape[0] != num_rows:
             raise InputError(f"guidance has {g.shape[0]} rows for {num_rows} seed rows")
         return g
-
-    def check_rows_match(self, reference, *tensors):
-        """In-graph check that every tensor has as many rows as `reference`
-        (served requests with several inputs)."""
-        n = tf.shape(reference)[0]
-        checks_ = [tf.debugging.assert_equal(tf.shape(t)[0], n,
-                                             message="every input needs one row per sample")
-                   for t in tensors if t is not None]
-        with tf.control_dependencies(checks_):
-            return tf.identity(reference)
 
     # ---------------------------------------------------------- generation
     def _generate(self, x_t, noise, predict, **sampler):
@@ -328,6 +308,29 @@ class DiffusionModel(GenerativeModel):
     def sampler_options(self, **sampler):
         """The sampler settings of a call, defaults filled in and checked."""
         raise NotImplementedError
+
+    # -------------------------------------------------------------- figures
+    def _noised(self, x0, fraction, eps):
+        """(x_t, process time) at `fraction` in [0, 1] of the way to noise."""
+        raise NotImplementedError
+
+    def _predicted_x0(self, xt, time):
+        """The x_0 the sampling network predicts from x_t in one step."""
+        raise NotImplementedError
+
+    def figures(self, images, seed=0):
+        """"denoising": for up to 4 test images, a row of x_t at 8 times from
+        data to noise and below it the one-step prediction of x_0 from each."""
+        x0 = to_model_space(tf.convert_to_tensor(images[:4], tf.float32))
+        n = int(x0.shape[0])
+        rows = []
+        eps = tf.random.stateless_normal(tf.shape(x0), seed=[seed, 0])
+        columns = [self._noised(x0, f, eps) for f in np.linspace(0.0, 1.0, 8)]
+        for noised in ([to_images(x) for x, _ in columns],
+                       [to_images(self._predicted_x0(x, t)) for x, t in columns]):
+            rows.append(tf.stack(noised, 1))
+        grid = tf.reshape(tf.stack(rows, 1), (2 * n * 8,) + self.image_shape)
+        return {"denoising": (grid, 8)}
 
     # ------------------------------------------------------ encode / decode
     def _to_noise(self, x0, predict):
@@ -391,55 +394,4 @@ class DiffusionModel(GenerativeModel):
 
     def check_code_width(self, z):
         """float32 [N, D], D checked in the graph too (served requests)."""
-        z = self.check_codes(z)
-        check = tf.debugging.assert_equal(tf.shape(z)[1], self.num_dims,
-                                          message=f"z must have {self.num_dims} columns")
-        with tf.control_dependencies([check]):
-            return tf.identity(z)
-
-    # -------------------------------------------------------------- export
-    def guidance_spec(self):
-        return tf.TensorSpec((None,), tf.float32, name="guidance")
-
-    def sampling_endpoint(self, **sampler):
-        """A serving endpoint (seed [, guidance, label]) -> images for fixed
-        sampler settings (a step count must not vary along the batch)."""
-        sampler = self.sampler_options(**sampler)
-        if not self.conditional:
-            return self.endpoint(
-                lambda seed: {"images": self._sample_rows(checks.seeds(seed), **sampler)},
-                self.seed_spec())
-
-        def fn(seed, guidance, labels):
-            seed = self.check_rows_match(checks.seeds(seed), guidance, labels)
-            return {"images": self._sample_rows(seed, labels, self.check_guidance(guidance),
-                                                **sampler)}
-
-        return self.endpoint(fn, self.seed_spec(), self.guidance_spec())
-
-    def serving_endpoints(self):
-        """`serving_default` (the default sampler), `encode` (images -> z),
-        `decode` (z -> images) and `reconstruct` (images -> images, through
-        the unconditional model); conditional models take `label` [N] with
-        the first three, and `guidance` [N] with each sampler. Families add
-        their samplers."""
-        endpoints = {"serving_default": self.sampling_endpoint()}
-
-        def encode(images, labels=None):
-            images = self.check_images(images)
-            if labels is not None:
-                images = self.check_rows_match(images, labels)
-            return {"z": self._encode(images, labels)}
-
-        def decode(z, labels=None):
-            z = self.check_code_width(z)
-            if labels is not None:
-                z = self.check_rows_match(z, labels)
-            return {"images": self._decode(z, labels)}
-
-        endpoints["encode"] = self.endpoint(encode, self.image_spec())
-        endpoints["decode"] = self.endpoint(decode, self.z_spec())
-        endpoints["reconstruct"] = self.endpoint(
-            lambda images: {"images": self._reconstruct(self.check_images(images))},
-            self.image_spec(), labels=False)
-        return endpoints
+        return checks.code_width(self.check_codes(z), self.num_dims)

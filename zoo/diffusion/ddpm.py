@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.diffusion.base import DiffusionModel, row_noise, to_model_space
-from zoo.diffusion.process import (GaussianDiffusion, ddim_invert, ddim_sample,
-                                   ddim_timesteps, ddpm_sample)
+from zoo.diffusion.process import GaussianDiffusion, ddim_invert, ddim_sample, ddpm_sample
 from zoo.errors import ConfigError, InputError
 from zoo.layers.sampling import per_row_seeds
 from zoo.registry import base_arguments, register
@@ -94,6 +93,14 @@ class DDPM(DiffusionModel):
     def eps_predictor(self, labels=None, guidance=None, network=None):
         """(x_t, index) -> predicted eps (converted from v where the network predicts v)."""
         return self._as_eps(self.predictor(labels, guidance, network))
+
+    def _noised(self, x0, fraction, eps):
+        index = tf.fill(tf.shape(x0)[:1], int(round(fraction * (self.num_timesteps - 1))))
+        return self.process.q_sample(x0, index, eps), index
+
+    def _predicted_x0(self, xt, index):
+        x0 = self.process.x0_from_eps(xt, index, self.eps_predictor()(xt, index))
+        return tf.clip_by_value(x0, -1.0, 1.0)
 
     # --------------------------------------------------------------- sampling
     def sampler_options(self, sampler=None, steps=None, eta=None):

@@ -67,6 +67,14 @@ class FlowMatching(DiffusionModel):
         eps = self._image_noise(rows, training)
         return self.interpolant.interpolate(x0, t, eps), t, self.interpolant.velocity_target(x0, eps)
 
+    def _noised(self, x0, fraction, eps):
+        t = tf.fill(tf.shape(x0)[:1], float(fraction))
+        return self.interpolant.interpolate(x0, t, eps), t
+
+    def _predicted_x0(self, xt, t):
+        # x_t - t v recovers x_0 exactly when v is the path's velocity.
+        return xt - tf.reshape(t, [-1, 1, 1, 1]) * self.predictor()(xt, t)
+
     def sampler_options(self, solver=None, steps=None):
         """Checked settings: `solver` "euler" or "heun", `steps` >= 1."""
         solver = self.solver if solver is None else solver

@@ -30,7 +30,6 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import ConfigError
 
 SCHEDULES = ("linear", "cosine")
 VARIANCES = ("small", "large")
@@ -370,12 +369,3 @@ def integrate(velocity, x, t0, t1, steps, solver="euler"):
         return x + 0.5 * h * (v + v2)
 
     return _loop(steps, body, x)
-
-
-def check_steps(name, steps, num_timesteps):
-    """A step count in [1, T], as a ConfigError naming `name`."""
-    try:
-        return checks.int_in_range(name, steps, 1, num_timesteps)
-    except ConfigError:
-        raise ConfigError(f"{name} must be an integer in [1, num_timesteps={num_timesteps}], "
-                          f"got {steps!r}") from None

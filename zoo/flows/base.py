@@ -220,11 +220,7 @@ class FlowModel(GenerativeModel):
 
     def check_code_width(self, z):
         """float32 [N, D], D checked in the graph too (served requests)."""
-        z = self.check_codes(z)
-        check = tf.debugging.assert_equal(tf.shape(z)[1], self.num_dims,
-                                          message=f"z must have {self.num_dims} columns")
-        with tf.control_dependencies([check]):
-            return tf.identity(z)
+        return checks.code_width(self.check_codes(z), self.num_dims)
 
     def check_temperature(self, temperature):
         """float32 [N] >= 0, asserted in the graph (served requests)."""
