@@ -427,6 +427,14 @@ def test_cli_trains_a_conditional_ddpm_scores_its_bound_and_exports(tmp_path):
     assert specs["serving_default"] == ["seed", "guidance", "label"]
     assert specs["sample_ddim_2"] == ["seed", "eta", "guidance", "label"]
     contract.served_like_the_model(model, str(version), tmp_path)
+    # The evaluation suite samples both the run and its export (guidance 1).
+    from training.evaluate import load_target
+
+    for target in (str(out), str(version)):
+        images, labels = load_target(target).sample(4, seed=0)
+        assert images.shape == (4, 8, 8, 1) and list(labels) == [0, 1, 2, 3]
+    np.testing.assert_allclose(load_target(str(version)).sample(3, 0)[0],
+                               model.sample(3, seed=0), atol=1e-5)
     _serve_conditional_export(out / "export", model)
 
 

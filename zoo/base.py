@@ -383,7 +383,12 @@ class GenerativeModel(ServingEndpoints, keras.Model):
             terms = self.batch_losses(images, labels, training=True)
             scaled = self.optimizer.scale_loss(self.objective(terms["loss"]))
         self.minimize(self.optimizer, scaled, self.trainable_variables, tape)
+        self._after_update()
         return self.report(terms)
+
+    def _after_update(self):
+        """Runs after each optimizer update of `train_step` (diffusion: the
+        EMA of the weights); nothing by default."""
 
     def test_step(self, data):
         images, labels = self.unpack_batch(data)

@@ -96,6 +96,9 @@ class Target:
             kw = {"seed": tf.constant(rows[start:start + batch_size])}
             if labels is not None:
                 kw["label"] = tf.constant(labels[start:start + batch_size])
+            if "guidance" in self.inputs.get("serving_default", ()):
+                # Guided diffusion: scale 1 is the conditional model, as model.sample.
+                kw["guidance"] = tf.ones(kw["seed"].shape[:1])
             result = self.endpoints["serving_default"](**kw)
             key = "draws" if "draws" in result else "images"
             out.append(np.asarray(result[key]))

@@ -208,10 +208,8 @@ class DiffusionModel(DiffusionEndpoints, GenerativeModel):
         # L_simple ([2] eq. 14): a mean over dimensions per example.
         return {"loss": tf.reduce_mean(error, axis=[1, 2, 3])}
 
-    def train_step(self, data):
-        logs = super().train_step(data)
+    def _after_update(self):
         self._update_ema()
-        return logs
 
     def _update_ema(self):
         if self.ema_network is None:
