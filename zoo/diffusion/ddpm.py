@@ -176,8 +176,11 @@ class DDPM(DiffusionModel):
             return i + 1, total + process.bound_term(x0, xt, index, predict(xt, index),
                                                      self.clip_denoised)
 
+        # One term at a time: overlapping iterations would each hold a whole
+        # network's activations (and crashed once under a long test session).
         _, total = tf.while_loop(lambda i, _: i < self.num_timesteps, body,
-                                 (tf.constant(0), process.prior_kl(x0)))
+                                 (tf.constant(0), process.prior_kl(x0)),
+                                 parallel_iterations=1)
         return -total
 
     def elbo(self, images, seed=0, labels=None):

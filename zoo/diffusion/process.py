@@ -231,9 +231,14 @@ def ddim_timesteps(num_timesteps, steps):
 
 
 def _loop(num_steps, body, x):
-    """x after `num_steps` calls of body(k, x), as a graph loop."""
+    """x after `num_steps` calls of body(k, x), as a graph loop.
+
+    One iteration at a time: each step needs the previous one anyway, and
+    overlapping iterations of a loop that runs a whole network (with
+    per-row `map_fn`s inside) only add memory and thread contention.
+    """
     _, x = tf.while_loop(lambda k, _: k < num_steps, lambda k, x: (k + 1, body(k, x)),
-                         (tf.constant(0), x))
+                         (tf.constant(0), x), parallel_iterations=1)
     return x
 
 
