@@ -13,6 +13,7 @@ import tensorflow as tf
 import zoo
 from tests import contract
 from training import datasets
+from training.checkpoint import EpochCheckpoint
 from zoo import latent
 from zoo.errors import ConfigError, InputError
 from zoo import losses
@@ -344,13 +345,13 @@ def test_ema_generator_tracks_the_generator_and_is_used_for_sampling():
     assert not np.allclose(model.generate(z), 0.5 * (model.generator(z) + 1), atol=1e-4)
 
 
-def test_backup_and_restore_restores_both_optimizers(tmp_path):
+def test_epoch_checkpoint_restores_both_optimizers(tmp_path):
     backup = str(tmp_path / "backup")
     keras.utils.set_random_seed(0)
     model = contract.build("wgan_gp")
     model.compile()
     model.fit(contract.batches(model), epochs=1, verbose=0,
-              callbacks=[keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False)])
+              callbacks=[EpochCheckpoint(backup)])
     saved = {name: (int(opt.iterations), _weights(opt.variables))
              for name, opt in (("d", model.d_optimizer), ("g", model.g_optimizer))}
     assert saved["d"][0] == 2 * saved["g"][0] > 0
@@ -371,8 +372,7 @@ def test_backup_and_restore_restores_both_optimizers(tmp_path):
     fresh = contract.build("wgan_gp", seed=1)
     fresh.compile()
     fresh.fit(contract.batches(fresh), epochs=2, verbose=0,
-              callbacks=[keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
-                         Capture()])
+              callbacks=[EpochCheckpoint(backup), Capture()])
     for name in ("d", "g"):
         assert restored[name][0] == saved[name][0], name
         assert len(restored[name][1]) == len(saved[name][1]) > 2

@@ -8,7 +8,7 @@ A run directory holds:
   figures/        the model's own grids (`model.figures`), e.g. reconstructions
   logs/           TensorBoard scalars (train/, validation/) and images
   history.csv     per-epoch metrics, appended across resumed sessions
-  backup/         BackupAndRestore state while a run is unfinished
+  backup/         the last finished epoch's checkpoint while a run is unfinished
   metrics.json    history, test evaluation before and after, throughput
   export/NAME/V/  the SavedModel (see `export`)
 
@@ -33,6 +33,7 @@ from export import layout
 from export.saved_model import non_finite_weights
 from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
+from training.checkpoint import EpochCheckpoint, finished_epochs, trim_history
 from training.images import display_scale, is_point_model, make_grid, save_png
 from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
@@ -264,7 +265,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
     if batch_size % replicas:
         raise ConfigError(f"batch_size {batch_size} is the global batch: it must be a "
                           f"multiple of the {replicas} replicas")
-    out = out or os.path.join("runs", model_name)
+    out = chief_out = out or os.path.join("runs", model_name)
     if not dist.is_chief(strategy):
         # Other workers train alongside the chief but write their own scratch folder.
         out = f"{out}.worker{strategy.cluster_resolver.task_id}"
@@ -322,22 +323,28 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         throughput = Throughput(num_train)
         backup_dir = os.path.join(out, layout.BACKUP_DIR)
         history_csv = os.path.join(out, layout.HISTORY_FILE)
+        # Every worker resumes from the chief's checkpoint, so all go on from
+        # the same epoch.
+        checkpoint = EpochCheckpoint(backup_dir, restore_from=[
+            os.path.join(chief_out, layout.BACKUP_DIR), backup_dir])
+        trim_history(history_csv, finished_epochs(*checkpoint.restore_from))
         callbacks = [
             NaNGuard(),
-            keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False),
             keras.callbacks.CSVLogger(history_csv, append=True),
             keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
             SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
                        os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
                        reference_images=reference),
             throughput,
+            # Last: an epoch it marks done has its history row and grid.
+            checkpoint,
         ]
         start = time.perf_counter()
         try:
             model.fit(train_ds, epochs=epochs, validation_data=test_ds,
                       callbacks=callbacks, verbose=verbose, shuffle=False)
         except NonFiniteLossError as e:
-            if not (os.path.isdir(backup_dir) and os.listdir(backup_dir)):
+            if not finished_epochs(backup_dir):
                 raise RunError(f"training stopped: {e}. No epoch finished, so there is "
                                "nothing to resume from; lower --learning-rate (or fix the "
                                "data) and rerun with --overwrite") from None
