@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests import contract
 from training import train as train_cli
 from zoo.vae.base import VAEBase
 
@@ -153,24 +152,6 @@ def test_resume_refuses_changed_settings(tmp_path, capsys):
                                               "batch_size": 1}))
     assert train_cli.main(["vae", "--out", str(out)]) == 2
     assert "unfinished run with other settings" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_killed_run_resumes_from_last_epoch(tmp_path):
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "training.train", "vae", "--epochs", "6",
-           "--batch-size", "256", "--out", str(out), "--no-export", "--verbose", "0"] + TINY
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    contract.kill_when_written(proc, out / "samples" / "epoch_002.png")
-    done_before = _epochs(out)
-    assert 2 <= len(done_before) < 6, done_before
-    assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=300).returncode == 0
-    epochs = _epochs(out)
-    # Strictly increasing: the second session continued instead of restarting.
-    assert epochs[:len(done_before)] == done_before
-    assert epochs == sorted(set(epochs)) and epochs[-1] == 5, epochs
-    assert os.path.isfile(out / "model.keras")
 
 
 def test_trains_on_a_tfds_dataset(tmp_path):
