@@ -23,6 +23,8 @@ from export import layout
 
 _HUB_URL = re.compile(r"^https?://(www\.)?(kaggle\.com/models|tfhub\.dev)/")
 _VERSIONED = re.compile(r"/\d+/?$")
+# "assertion failed: [MESSAGE] [Condition ...]" (MESSAGE may hold brackets).
+_ASSERTION = re.compile(r"assertion failed: \[(.+?)\](?: \[|$)", re.M)
 
 
 class HubError(Exception):
@@ -111,12 +113,35 @@ class ExportedModel:
                 if not (value.dtype.is_floating and spec.dtype.is_floating):
                     raise HubError(f"input {key!r} must be {spec.dtype.name}, got "
                                    f"{value.dtype.name}")
+            if value.dtype.is_integer and value.dtype != spec.dtype and tf.size(value) and (
+                    tf.reduce_min(value) < spec.dtype.min
+                    or tf.reduce_max(value) > spec.dtype.max):
+                # A cast would wrap, e.g. a seed of 2**31 into -2**31.
+                raise HubError(f"input {key!r} must fit {spec.dtype.name} "
+                               f"([{spec.dtype.min}, {spec.dtype.max}])")
             value = tf.cast(value, spec.dtype)
             if not spec.shape.is_compatible_with(value.shape):
                 raise HubError(f"input {key!r} must have shape {spec.shape.as_list()} "
                                f"(None = any), got {value.shape.as_list()}")
             tensors[key] = value
-        return {k: v.numpy() for k, v in fn(**tensors).items()}
+        try:
+            outputs = fn(**tensors)
+        except tf.errors.InvalidArgumentError as e:
+            # The model's own in-graph check says what is wrong with the request.
+            raise HubError(f"signature {signature!r} rejected the request: "
+                           f"{model_message(e)}") from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def model_message(error):
+    """The message of the in-graph check that failed in a TF `error`, or its
+    first line when no check's message is found."""
+    text = str(getattr(error, "message", error))
+    found = _ASSERTION.search(text)
+    if found:
+        return found.group(1)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(error).__name__
 
 
 def load(handle):

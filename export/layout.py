@@ -44,6 +44,7 @@ EVAL_FIGURES = {"samples": "samples.png", "nearest_neighbours": "nearest_neighbo
 
 # ------------------------------------------------------ export / serving
 SAVED_MODEL_FILE = "saved_model.pb"
+VARIABLES_INDEX = os.path.join("variables", "variables.index")
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -67,16 +68,20 @@ def is_run_dir(path):
 
 
 def is_version_dir(path):
-    """True when `path` is a complete SavedModel (holds saved_model.pb)."""
-    return os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
+    """True when `path` is a complete SavedModel: saved_model.pb and the
+    variables index (TF writes one even for a model without variables), so
+    a copy that lost `variables/` is not served."""
+    return (os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
+            and os.path.isfile(os.path.join(path, VARIABLES_INDEX)))
 
 
 def versions(model_dir):
     """Sorted complete versions under a model directory, e.g. [1, 2, 5].
 
     A version is a folder named by a positive integer that holds
-    saved_model.pb. Half-written exports (hidden temporary folders), stray
-    files and numeric folders without a SavedModel are not versions.
+    saved_model.pb and variables/variables.index. Half-written exports
+    (hidden temporary folders), stray files and numeric folders without a
+    complete SavedModel are not versions.
 
     Args:
       model_dir: BASE/NAME; a missing directory has no versions.

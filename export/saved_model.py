@@ -8,6 +8,7 @@ loads half a model.
 
 import errno
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -141,6 +142,40 @@ def _model_card(name, info):
     return "\n".join(lines)
 
 
+def _batch_guarded(fn, specs):
+    """`fn` with its batch-major inputs checked and an empty batch answered.
+
+    Inputs must agree on the number of rows (in-graph): a request with 2
+    images and 1 seed row would otherwise broadcast, or fail deep inside the
+    model with an unrelated message. A request of 0 rows is run on one row of
+    zeros and sliced back to 0 rows, because some kernels (oneDNN's fused
+    convolutions) reject empty batches.
+    """
+    batched = [i for i, s in enumerate(specs) if s.shape.rank and s.shape[0] is None]
+    if not batched:
+        return fn
+    names = [specs[i].name for i in batched]
+
+    def guarded(*args):
+        rows = tf.shape(args[batched[0]])[0]
+        checks = [tf.debugging.assert_equal(
+            tf.shape(args[i])[0], rows,
+            message=f"inputs {', '.join(names)} need the same number of rows (one per "
+                    f"example); {specs[i].name} differs from {names[0]}")
+            for i in batched[1:]]
+        with tf.control_dependencies(checks):
+            pad = tf.maximum(1 - rows, 0)
+            args = [tf.concat([a, tf.zeros(tf.concat([[pad], tf.shape(a)[1:]], 0), a.dtype)],
+                              0) if i in batched else a for i, a in enumerate(args)]
+        outputs = fn(*args)
+        return {k: v[:rows] if v.shape.rank else v for k, v in outputs.items()}
+
+    # The exported signature names its inputs after the parameters.
+    guarded.__signature__ = inspect.Signature([
+        inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for s in specs])
+    return guarded
+
+
 def export_model(model, path, metadata=None, name=None):
     """Writes `model` as a SavedModel at `path`, which must not exist.
 
@@ -184,6 +219,7 @@ def export_model(model, path, metadata=None, name=None):
                           f"the endpoints {sorted(endpoints)}")
     archive = keras.export.ExportArchive()
     archive.track(model)
+    endpoints = {k: (_batch_guarded(fn, specs), specs) for k, (fn, specs) in endpoints.items()}
     for endpoint, (fn, specs) in endpoints.items():
         archive.add_endpoint(endpoint, fn, input_signature=specs)
     fn, specs = endpoints[model.hub_endpoint]

@@ -228,9 +228,24 @@ _SERVE_SCRIPT = textwrap.dedent("""
     hub_inputs = out[{hub!r}]
     for k, v in loaded(**hub_inputs).items():
         results["__call__/" + k] = v.numpy()
+    # Every signature answers 0 rows with 0 rows, and refuses inputs that
+    # disagree on the number of rows.
+    empty, mismatch = {{}}, {{}}
+    for endpoint, kwargs in out.items():
+        outputs = loaded.signatures[endpoint](**{{k: v[:0] for k, v in kwargs.items()}})
+        empty[endpoint] = {{k: int(v.shape[0]) for k, v in outputs.items()}}
+        if len(kwargs) > 1:
+            last = sorted(kwargs)[-1]
+            short = dict(kwargs, **{{last: kwargs[last][:-1]}})
+            try:
+                loaded.signatures[endpoint](**short)
+                mismatch[endpoint] = "accepted"
+            except tf.errors.InvalidArgumentError as e:
+                mismatch[endpoint] = str(e)
     assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
     np.savez({outputs!r}, **results)
-    print(json.dumps(sorted(loaded.signatures)))
+    print(json.dumps(dict(signatures=sorted(loaded.signatures), empty=empty,
+                          mismatch=mismatch)))
 """)
 
 
@@ -266,8 +281,12 @@ def served_like_the_model(model, path, tmp_path, atol=1e-5):
     proc = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path),
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    signatures = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(expected) | {"__call__"} <= set(signatures)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(expected) | {"__call__"} <= set(report["signatures"])
+    for endpoint, rows in report["empty"].items():
+        assert set(rows.values()) == {0}, (name, endpoint, rows)
+    for endpoint, error in report["mismatch"].items():
+        assert "need the same number of rows" in error, (name, endpoint, error[-500:])
     got = np.load(tmp_path / "outputs.npz")
     for endpoint, (_, outputs) in expected.items():
         for key, value in outputs.items():

@@ -54,9 +54,11 @@ def test_one_version_discovery_ignores_incomplete_numeric_folders(tmp_path):
     from export.config import scan
 
     model_dir = tmp_path / "vae"
-    for version in ("1", "2", "010"):  # "010" is no canonical version number
-        (model_dir / version).mkdir(parents=True)
+    for version in ("1", "2", "010", "8"):  # "010" is no canonical version number
+        (model_dir / version / "variables").mkdir(parents=True)
         (model_dir / version / "saved_model.pb").write_bytes(b"")
+        if version != "8":  # 8 lost its variables: a copy that stopped half-way
+            (model_dir / version / "variables" / "variables.index").write_bytes(b"")
     (model_dir / "7").mkdir()  # numeric but without a SavedModel: a failed copy
     (model_dir / ".tmp-x").mkdir()
     assert layout.versions(str(model_dir)) == [1, 2]
@@ -145,6 +147,22 @@ def test_serving_signature_rejects_out_of_range_images(run_dir, tmp_path):
     loaded = tf.saved_model.load(path)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 1\]"):
         loaded.signatures["reconstruct"](images=tf.fill([1, 8, 8, 1], 3.0))
+
+
+def test_hub_predict_gives_the_models_message_and_refuses_wrapping_seeds(run_dir, tmp_path):
+    m = export.hub.load(export.export_run(run_dir, str(tmp_path)))
+    with pytest.raises(export.hub.HubError, match=r"'reconstruct' rejected the request: "
+                                                  r"images must be in \[0, 1\]$"):
+        m.predict("reconstruct", images=np.full([1, 8, 8, 1], 3.0, np.float32))
+    with pytest.raises(export.hub.HubError, match="'seed' must fit int32"):
+        m.predict("serving_default", seed=np.array([[2**31, 0]], np.int64))
+    # In range, a wider integer type is fine.
+    wide = m.predict("serving_default", seed=np.array([[2**31 - 1, 0]], np.int64))
+    narrow = m.predict("serving_default", seed=np.array([[2**31 - 1, 0]], np.int32))
+    np.testing.assert_array_equal(wide["images"], narrow["images"])
+    with pytest.raises(export.hub.HubError, match="images, seed need the same number of rows"):
+        m.predict("elbo", images=np.zeros([2, 8, 8, 1], np.float32),
+                  seed=np.zeros([1, 2], np.int32))
 
 
 def test_audit_flags_python_and_xla_functions(tmp_path):

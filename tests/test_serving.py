@@ -36,8 +36,9 @@ def deployment(tmp_path_factory):
     base = root / "models"
     export.export_run(run_dir, str(base))
     export.export_run(run_dir, str(base))
-    (base / "broken" / "1").mkdir(parents=True)
+    (base / "broken" / "1" / "variables").mkdir(parents=True)
     (base / "broken" / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    (base / "broken" / "1" / "variables" / "variables.index").write_bytes(b"")
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     with ServingStub(str(base), labels={"vae": {"stable": 1, "canary": 2}}) as stub:
         rest = RestClient(stub.rest_url, timeout=30)
