@@ -122,6 +122,8 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
     # Flows score the continuous density of the dequantized images.
     log_prob = getattr(model, "log_density", None) if density else None
     log_prob = log_prob or getattr(model, "log_prob", None)
+    # Energy models store log Z for log_prob; it must match the weights scored.
+    log_z = model.estimate_log_z(seed=seed) if hasattr(model, "estimate_log_z") else None
     elbo_fn = tf.function(model.elbo_from_seeds) if has_elbo else None
     sums = {"elbo": 0.0, "ll": 0.0, "mse": 0.0}
     n = 0
@@ -163,10 +165,15 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
             results["log_likelihood_estimator"] = (
                 "exact density, dequantized" if getattr(model, "exact_density", True)
                 else "density with a Hutchinson trace estimate, dequantized")
+        elif log_z:
+            results["log_likelihood_estimator"] = f"log p*(x) - log Z, log Z by {log_z['method']}"
         else:
             results["log_likelihood_estimator"] = "exact"
         if has_iwae:
             results["iwae_samples"] = int(iwae_samples)
+    if log_z:
+        results.update(log_z=log_z["log_z"], log_z_stderr=log_z["stderr"],
+                       log_z_method=log_z["method"])
     if "reconstruct" in caps:
         results["test_reconstruction_mse"] = sums["mse"] / n
     return results

@@ -1,0 +1,1 @@
+"""Markov-chain models: restricted Boltzmann machines (CD-k, PCD, AIS), deep belief nets and generative stochastic networks."""
