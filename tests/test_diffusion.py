@@ -454,7 +454,7 @@ def _serve_conditional_export(base, model):
             np.testing.assert_allclose(rest.predict("ddpm", one)["images"][0],
                                        batch["images"][2], atol=1e-5)
             # Columnar: the row format cannot even express unequal rows.
-            with pytest.raises(ServingError, match="one row per sample"):
+            with pytest.raises(ServingError, match="need the same number of rows"):
                 rest.predict("ddpm", dict(one, guidance=np.ones(2, np.float32)),
                              format="columnar", validate=False)
             with pytest.raises(ServingError, match="eta must be in"):
