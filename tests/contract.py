@@ -13,6 +13,7 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import keras
 import numpy as np
@@ -194,8 +195,11 @@ def keras_round_trip(name, tmp_path):
                                           err_msg=f"{name}.{endpoint}.{key}")
 
 
-_SERVE_SCRIPT = textwrap.dedent("""
-    import importlib.abc, json, os, sys
+# One long-lived process serves every export of the session: it starts with
+# zoo, training, export and TFP blocked from import and answers one request
+# (a SavedModel and its inputs) per line, so each check costs no TF start-up.
+_SERVE_WORKER = textwrap.dedent("""
+    import importlib.abc, json, os, sys, traceback
     BLOCKED = {blocked!r}
 
     class Block(importlib.abc.MetaPathFinder):
@@ -214,39 +218,80 @@ _SERVE_SCRIPT = textwrap.dedent("""
             raise SystemExit("import blocker failed for " + mod)
     import numpy as np
     import tensorflow as tf
-    loaded = tf.saved_model.load({path!r})
-    inputs = np.load({inputs!r})
-    out = {{}}
-    for key in inputs.files:
-        endpoint, arg = key.split("/")
-        out.setdefault(endpoint, {{}})[arg] = tf.constant(inputs[key])
-    results = {{}}
-    for endpoint, kwargs in out.items():
-        for k, v in loaded.signatures[endpoint](**kwargs).items():
-            results[endpoint + "/" + k] = v.numpy()
-    # hub.load's call path: the exported __call__ endpoint.
-    hub_inputs = out[{hub!r}]
-    for k, v in loaded(**hub_inputs).items():
-        results["__call__/" + k] = v.numpy()
-    # Every signature answers 0 rows with 0 rows, and refuses inputs that
-    # disagree on the number of rows.
-    empty, mismatch = {{}}, {{}}
-    for endpoint, kwargs in out.items():
-        outputs = loaded.signatures[endpoint](**{{k: v[:0] for k, v in kwargs.items()}})
-        empty[endpoint] = {{k: int(v.shape[0]) for k, v in outputs.items()}}
-        if len(kwargs) > 1:
-            last = sorted(kwargs)[-1]
-            short = dict(kwargs, **{{last: kwargs[last][:-1]}})
-            try:
-                loaded.signatures[endpoint](**short)
-                mismatch[endpoint] = "accepted"
-            except tf.errors.InvalidArgumentError as e:
-                mismatch[endpoint] = str(e)
-    assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
-    np.savez({outputs!r}, **results)
-    print(json.dumps(dict(signatures=sorted(loaded.signatures), empty=empty,
-                          mismatch=mismatch)))
+
+    def serve(path, inputs, outputs, hub):
+        loaded = tf.saved_model.load(path)
+        inputs = np.load(inputs)
+        out = {{}}
+        for key in inputs.files:
+            endpoint, arg = key.split("/")
+            out.setdefault(endpoint, {{}})[arg] = tf.constant(inputs[key])
+        results = {{}}
+        for endpoint, kwargs in out.items():
+            for k, v in loaded.signatures[endpoint](**kwargs).items():
+                results[endpoint + "/" + k] = v.numpy()
+        # hub.load's call path: the exported __call__ endpoint.
+        for k, v in loaded(**out[hub]).items():
+            results["__call__/" + k] = v.numpy()
+        # Every signature answers 0 rows with 0 rows, and refuses inputs that
+        # disagree on the number of rows.
+        empty, mismatch = {{}}, {{}}
+        for endpoint, kwargs in out.items():
+            answer = loaded.signatures[endpoint](**{{k: v[:0] for k, v in kwargs.items()}})
+            empty[endpoint] = {{k: int(v.shape[0]) for k, v in answer.items()}}
+            if len(kwargs) > 1:
+                last = sorted(kwargs)[-1]
+                short = dict(kwargs, **{{last: kwargs[last][:-1]}})
+                try:
+                    loaded.signatures[endpoint](**short)
+                    mismatch[endpoint] = "accepted"
+                except tf.errors.InvalidArgumentError as e:
+                    mismatch[endpoint] = str(e)
+        assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+        np.savez(outputs, **results)
+        return dict(signatures=sorted(loaded.signatures), empty=empty, mismatch=mismatch)
+
+    for line in sys.stdin:
+        try:
+            reply = dict(ok=True, **serve(**json.loads(line)))
+        except BaseException:
+            reply = dict(ok=False, error=traceback.format_exc())
+        sys.stdout.write("@@reply " + json.dumps(reply) + "\\n")
+        sys.stdout.flush()
 """)
+_worker = None
+
+
+def _serve_in_worker(request, timeout=300):
+    """Sends one request to the serving worker (started on first use); returns
+    its reply dict."""
+    import atexit
+    import select
+    import tempfile
+
+    global _worker
+    if _worker is None or _worker.poll() is not None:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        home = tempfile.mkdtemp(prefix="serving-worker-")
+        _worker = subprocess.Popen(
+            [sys.executable, "-c", _SERVE_WORKER.format(blocked=BLOCKED)], cwd=home, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(os.path.join(home, "stderr.log"), "w"), text=True)
+        atexit.register(_worker.kill)
+    _worker.stdin.write(json.dumps(request) + "\n")
+    _worker.stdin.flush()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ready, _, _ = select.select([_worker.stdout], [], [], max(0.0, deadline - time.time()))
+        if not ready:
+            break
+        line = _worker.stdout.readline()
+        if not line:
+            raise AssertionError("the serving worker died; see its stderr.log")
+        if line.startswith("@@reply "):
+            return json.loads(line[len("@@reply "):])
+    _worker.kill()
+    raise AssertionError(f"the serving worker gave no answer in {timeout} s")
 
 
 def export_round_trip(name, tmp_path, model=None, atol=1e-5):
@@ -274,14 +319,10 @@ def served_like_the_model(model, path, tmp_path, atol=1e-5):
     flat_inputs = {f"{e}/{k}": v for e, (ins, _) in expected.items()
                    for k, v in ins.items()}
     np.savez(tmp_path / "inputs.npz", **flat_inputs)
-    script = _SERVE_SCRIPT.format(
-        blocked=BLOCKED, path=path, inputs=str(tmp_path / "inputs.npz"),
-        outputs=str(tmp_path / "outputs.npz"), hub=model.hub_endpoint)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path),
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = _serve_in_worker(dict(
+        path=os.path.abspath(path), inputs=str(tmp_path / "inputs.npz"),
+        outputs=str(tmp_path / "outputs.npz"), hub=model.hub_endpoint))
+    assert report["ok"], report.get("error", "")[-3000:]
     assert set(expected) | {"__call__"} <= set(report["signatures"])
     for endpoint, rows in report["empty"].items():
         assert set(rows.values()) == {0}, (name, endpoint, rows)
