@@ -233,3 +233,17 @@ def test_the_cli_trains_scores_and_serves_the_likelihood(tmp_path, name):
         seeds = np.array([[1, 0], [1, 1], [1, 2], [1, 3]], np.int32)
         np.testing.assert_allclose(served.predict("elbo", images=x, seed=seeds)["elbo"],
                                    model.elbo_from_seeds(x, seeds), rtol=1e-5)
+
+
+def test_a_gaussian_rbm_is_scored_as_a_density_with_its_log_z_named():
+    from training.likelihood import evaluate
+
+    model = contract.build("rbm", visible="gaussian")
+    result = evaluate(model, contract.batches(model, training=False, n=16, batch_size=8))
+    assert result["likelihood_kind"] == "density"
+    assert result["log_likelihood_estimator"] == (
+        "log p*(x) - log Z, log Z by exact enumeration, density dequantized")
+    assert math.isfinite(result["test_log_likelihood_nats"])
+    # The bound of the dequantized density: the D log 256 shift is applied.
+    log_p = float(np.mean(model.log_prob(contract.real_images(model, 16))))
+    assert result["test_log_likelihood_nats"] < log_p

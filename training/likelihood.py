@@ -161,12 +161,14 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
             results["test_log_likelihood_nats"], d)
         if has_iwae:
             results["log_likelihood_estimator"] = "iwae"
+        elif log_z:
+            results["log_likelihood_estimator"] = (
+                f"log p*(x) - log Z, log Z by {log_z['method']}"
+                + (", density dequantized" if density else ""))
         elif density:
             results["log_likelihood_estimator"] = (
                 "exact density, dequantized" if getattr(model, "exact_density", True)
                 else "density with a Hutchinson trace estimate, dequantized")
-        elif log_z:
-            results["log_likelihood_estimator"] = f"log p*(x) - log Z, log Z by {log_z['method']}"
         else:
             results["log_likelihood_estimator"] = "exact"
         if has_iwae:

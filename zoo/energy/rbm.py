@@ -67,7 +67,6 @@ class RBM(StoredLogZ, ChainSampling, GenerativeModel):
     """
 
     optimizer_defaults = {"optimizer": ("SGD", {"learning_rate": 0.05, "momentum": 0.9})}
-    hub_endpoint = "serving_default"
 
     def __init__(self, image_shape=(8, 8, 1), num_hidden=64, visible="binary",
                  visible_std=0.25, cd_steps=1, persistent=False, persistent_chains=100,
