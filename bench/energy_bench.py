@@ -7,7 +7,11 @@ optimizer defaults. Then `training.likelihood.evaluate` scores the same
 `--num-test` test images under the fixed binarization the VAEs see
 (`binary_static`): the RBMs' log-likelihood with log Z from AIS
 (`--ais-runs` runs, `--ais-betas` betas, its standard error printed), the
-VAE's IWAE bound (`--iwae` samples). One column, one data set.
+VAE's IWAE bound (`--iwae` samples), PixelCNN's exact NLL (binary pixels).
+One column, one data set. With `--num-samples` > 0, also FID, KID and
+precision/recall of that many samples (RBMs: Gibbs chains of
+`sampling_steps` = 1000 steps, the visible means) in the features of the zoo
+classifier trained on the same dataset (`training.evaluate`).
 
     python bench/energy_bench.py --dataset npz:../shared/data/mnist-10k.npz \
         --budget 300 --out /tmp/energy_bench.json
@@ -41,7 +45,9 @@ MODELS = {
     "rbm_cd25": ("rbm", dict(num_hidden=500, cd_steps=25)),
     "rbm_pcd": ("rbm", dict(num_hidden=500, persistent=True, persistent_chains=100)),
     "vae": ("vae", dict()),
+    "pixelcnn": ("pixelcnn", dict(num_levels=2, filters=32, num_layers=5)),
 }
+SAMPLE_METRICS = ["fid", "kid", "precision_recall"]
 ANCHOR = ("RBM, 500 hidden units, CD-25, binarized MNIST: about -86.3 nats "
           "(AIS; Salakhutdinov & Murray 2008)")
 
@@ -68,10 +74,21 @@ def main(argv=None):
     parser.add_argument("--iwae", type=int, default=100)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-samples", type=int, default=0,
+                        help="samples for FID/KID/precision-recall (0 skips them)")
+    parser.add_argument("--work", default="/tmp/energy_bench", help="classifier and models")
     parser.add_argument("--out", default="/tmp/energy_bench.json")
     args = parser.parse_args(argv)
 
     info = datasets.info(args.dataset)
+    classifier = None
+    if args.num_samples:
+        from export.layout import is_run_dir
+        from training.classifier import train_classifier
+
+        classifier = os.path.join(args.work, "classifier")
+        if not is_run_dir(classifier):
+            train_classifier(args.dataset, out=classifier, epochs=5, seed=args.seed)
     results = {"command": " ".join(sys.argv), "date": datetime.date.today().isoformat(),
                "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
                "dataset": args.dataset, "budget_cpu_seconds": args.budget,
@@ -94,6 +111,21 @@ def main(argv=None):
         scores = evaluate(model, test, iwae_samples=args.iwae, seed=args.seed)
         scores["evaluation_seconds"] = time.perf_counter() - start
         results["models"][key] = {"model": name, "config": config, **budget, **scores}
+        if classifier:
+            from export import layout
+            from training.evaluate import evaluate_target, load_target
+
+            run = os.path.join(args.work, key)
+            os.makedirs(run, exist_ok=True)
+            model.save(os.path.join(run, layout.MODEL_FILE))
+            sampled = evaluate_target(load_target(run), args.dataset, metrics=SAMPLE_METRICS,
+                                      num_samples=args.num_samples, seed=args.seed,
+                                      extractor=classifier, out=os.path.join(run, "eval"),
+                                      log=None)
+            results["models"][key].update(sample_metrics=sampled["metrics"],
+                                          extractor=sampled["extractors"],
+                                          num_samples=args.num_samples)
+            print(key, json.dumps(sampled["metrics"], default=str)[:400], flush=True)
         print(key, json.dumps({k: scores.get(k) for k in (
             "test_log_likelihood_nats", "log_likelihood_estimator", "log_z_stderr",
             "evaluation_data")}), f"steps={budget['steps']}", flush=True)
