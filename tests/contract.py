@@ -309,7 +309,7 @@ def export_round_trip(name, tmp_path, model=None, atol=1e-5):
 
 def served_like_the_model(model, path, tmp_path, atol=1e-5):
     """The SavedModel at `path` passes the op audit, and every signature (and
-    `__call__`), run in a fresh process where zoo and TFP cannot be imported,
+    `__call__`), run in the serving worker (zoo and TFP cannot be imported there),
     gives `model`'s in-process outputs."""
     from export import audit_saved_model
 
