@@ -37,6 +37,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 
 import zoo  # noqa: E402
+from bench.diffusion_bench import train_for  # noqa: E402  (CPU-time budget)
 from training import datasets  # noqa: E402
 from training.likelihood import evaluate  # noqa: E402
 
@@ -50,17 +51,6 @@ MODELS = {
 SAMPLE_METRICS = ["fid", "kid", "precision_recall"]
 ANCHOR = ("RBM, 500 hidden units, CD-25, binarized MNIST: about -86.3 nats "
           "(AIS; Salakhutdinov & Murray 2008)")
-
-
-def train_for(model, train, budget, chunk=20):
-    """Fits `chunk` steps at a time until the process has used `budget` CPU seconds."""
-    steps, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
-    stream = train.repeat()
-    while time.process_time() - cpu0 < budget:
-        model.fit(stream, steps_per_epoch=chunk, epochs=1, verbose=0)
-        steps += chunk
-    return {"steps": steps, "cpu_seconds": time.process_time() - cpu0,
-            "wall_seconds": time.perf_counter() - wall0}
 
 
 def main(argv=None):
@@ -106,7 +96,8 @@ def main(argv=None):
         test = datasets.load(args.dataset, "test", batch_size=250,
                              mode=model.preprocessing(False), shuffle=False, seed=0,
                              take=args.num_test)
-        budget = train_for(model, train, args.budget)
+        steps, cpu, wall = train_for(model, train.repeat(), args.budget)
+        budget = {"steps": steps, "cpu_seconds": cpu, "wall_seconds": wall}
         start = time.perf_counter()
         scores = evaluate(model, test, iwae_samples=args.iwae, seed=args.seed)
         scores["evaluation_seconds"] = time.perf_counter() - start

@@ -323,8 +323,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         throughput = Throughput(num_train)
         backup_dir = os.path.join(out, layout.BACKUP_DIR)
         history_csv = os.path.join(out, layout.HISTORY_FILE)
-        # Every worker resumes from the chief's checkpoint, so all go on from
-        # the same epoch.
+        # All workers resume from the chief's checkpoint: the same epoch.
         checkpoint = EpochCheckpoint(backup_dir, restore_from=[
             os.path.join(chief_out, layout.BACKUP_DIR), backup_dir])
         trim_history(history_csv, finished_epochs(*checkpoint.restore_from))
@@ -336,8 +335,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
                        os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
                        reference_images=reference),
             throughput,
-            # Last: an epoch it marks done has its history row and grid.
-            checkpoint,
+            checkpoint,  # last: an epoch it marks done has its row and grid
         ]
         start = time.perf_counter()
         try:
