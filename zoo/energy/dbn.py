@@ -99,7 +99,11 @@ class DBN(StoredLogZ, ChainSampling, GenerativeModel):
         loss, error = 0.0, 0.0
         for i, rbm in enumerate(self.layers_):
             on = tf.cast(tf.equal(active, i), tf.float32)
-            negatives = tf.stop_gradient(rbm.gibbs(x, keys, self.cd_steps, first_step=i * 1000))
+            # Only the active layer's chain is run; the others' terms are masked.
+            negatives = tf.stop_gradient(tf.cond(
+                on > 0, lambda rbm=rbm, x=x, i=i: rbm.gibbs(x, keys, self.cd_steps,
+                                                            first_step=i * 1000),
+                lambda x=x: x))
             decay = 0.5 * self.weight_decay * tf.reduce_sum(tf.square(rbm.w))
             loss += on * (rbm.free_energy(x) - rbm.free_energy(negatives) + decay)
             mean = rbm.visible_mean(rbm.hidden_probs(x))
