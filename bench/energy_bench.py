@@ -20,10 +20,8 @@ This is a benchmark, not a test: it asserts nothing about the numbers.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 import time
 
@@ -37,6 +35,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 
 import zoo  # noqa: E402
+from bench.common import classifier_for, header, sample_metrics  # noqa: E402
 from bench.diffusion_bench import train_for  # noqa: E402  (CPU-time budget)
 from training import datasets  # noqa: E402
 from training.likelihood import evaluate  # noqa: E402
@@ -71,18 +70,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     info = datasets.info(args.dataset)
-    classifier = None
-    if args.num_samples:
-        from export.layout import is_run_dir
-        from training.classifier import train_classifier
-
-        classifier = os.path.join(args.work, "classifier")
-        if not is_run_dir(classifier):
-            train_classifier(args.dataset, out=classifier, epochs=5, seed=args.seed)
-    results = {"command": " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-               "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
-               "dataset": args.dataset, "budget_cpu_seconds": args.budget,
-               "anchor": ANCHOR, "models": {}}
+    classifier = classifier_for(args.dataset, args.work, args.seed) if args.num_samples \
+        else None
+    results = header(args, ANCHOR)
     for key in args.models.split(","):
         name, config = MODELS[key]
         keras.utils.set_random_seed(args.seed)
@@ -103,20 +93,9 @@ def main(argv=None):
         scores["evaluation_seconds"] = time.perf_counter() - start
         results["models"][key] = {"model": name, "config": config, **budget, **scores}
         if classifier:
-            from export import layout
-            from training.evaluate import evaluate_target, load_target
-
-            run = os.path.join(args.work, key)
-            os.makedirs(run, exist_ok=True)
-            model.save(os.path.join(run, layout.MODEL_FILE))
-            sampled = evaluate_target(load_target(run), args.dataset, metrics=SAMPLE_METRICS,
-                                      num_samples=args.num_samples, seed=args.seed,
-                                      extractor=classifier, out=os.path.join(run, "eval"),
-                                      log=None)
-            results["models"][key].update(sample_metrics=sampled["metrics"],
-                                          extractor=sampled["extractors"],
-                                          num_samples=args.num_samples)
-            print(key, json.dumps(sampled["metrics"], default=str)[:400], flush=True)
+            results["models"][key].update(sample_metrics(
+                model, key, args.dataset, classifier, args.work, SAMPLE_METRICS,
+                args.num_samples, args.seed))
         print(key, json.dumps({k: scores.get(k) for k in (
             "test_log_likelihood_nats", "log_likelihood_estimator", "log_z_stderr",
             "evaluation_data")}), f"steps={budget['steps']}", flush=True)

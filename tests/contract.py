@@ -89,6 +89,9 @@ def example_inputs(model, specs, n=5, seed=0):
             inputs[spec.name] = rng.uniform(0.0, 3.0, n).astype(np.float32)
         elif spec.name == "eta":
             inputs[spec.name] = rng.uniform(0.0, 1.0, n).astype(np.float32)
+        elif spec.name == "codes":
+            inputs[spec.name] = rng.integers(0, model.num_codes,
+                                             (n,) + tuple(spec.shape[1:])).astype(np.int32)
         elif spec.name == "label":
             inputs[spec.name] = rng.integers(0, model.num_classes, n).astype(np.int32)
         else:

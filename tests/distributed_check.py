@@ -29,8 +29,9 @@ def _build(name, strategy, objective=None):
     with strategy.scope():
         model = contract.build(name)
         if isinstance(model, GANBase):
-            model.compile(d_optimizer=keras.optimizers.SGD(0.1),
-                          g_optimizer=keras.optimizers.SGD(0.1))
+            # One SGD per player (VAE-GAN's encoder has a third).
+            model.compile(**{key: keras.optimizers.SGD(0.1)
+                             for key in model.optimizer_defaults})
         else:
             model.compile(optimizer=keras.optimizers.SGD(0.1))
     if objective is not None:

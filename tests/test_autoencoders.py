@@ -331,7 +331,7 @@ def test_classifier_rejects_bad_input(trained_ae):
 def test_trainer_writes_the_family_figures(tmp_path):
     from PIL import Image
 
-    from training.trainer import write_model_figures
+    from training.figures import write_model_figures
 
     model = contract.build("denoising_autoencoder")
     x = contract.real_images(model, 32)

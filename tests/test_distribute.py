@@ -11,9 +11,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One model per family, a GAN with k = 2 fresh batches, WGAN-GP (n_critic = 2,
 # per-sample penalty), DCGAN (synchronized batch norm), Glow (actnorm started
 # from the global batch's moments), FFJORD (Hutchinson probes per row) and DDPM
-# (timesteps and noise per row, EMA weights updated per device).
+# (timesteps and noise per row, EMA weights updated per device), VQ-VAE (EMA
+# codebook from the global batch's counts) and VAE-GAN (three optimizers).
 MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan", "glow", "ffjord",
-          "ddpm"]
+          "ddpm", "vq_vae", "vae_gan"]
 
 
 def _python(*args, env=None, timeout=600):

@@ -11,7 +11,7 @@ from training.distribute import precision
 
 # One model per family, plus both adversarial players under loss scaling.
 FAMILIES = ["vae", "denoising_autoencoder", "pixelcnn", "gated_pixelcnn", "dcgan",
-            "wgan_gp", "ddpm"]
+            "wgan_gp", "ddpm", "vq_vae", "vae_gan"]
 
 
 @pytest.mark.parametrize("name", FAMILIES)

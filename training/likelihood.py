@@ -34,6 +34,7 @@ References:
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.base import GenerativeModel
@@ -125,6 +126,9 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
     # Energy models store log Z for log_prob; it must match the weights scored.
     log_z = model.estimate_log_z(seed=seed) if hasattr(model, "estimate_log_z") else None
     elbo_fn = tf.function(model.elbo_from_seeds) if has_elbo else None
+    # Per-example statistics a family adds (`evaluation_terms`), averaged.
+    extra_fn = getattr(model, "evaluation_terms", None)
+    extra = {}
     sums = {"elbo": 0.0, "ll": 0.0, "mse": 0.0}
     n = 0
     for b, batch in enumerate(dataset):
@@ -140,6 +144,10 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
             # Class-conditional models score images under their own labels.
             kwargs = {"labels": batch[1]} if model.conditional else {}
             sums["ll"] += float(tf.reduce_sum(log_prob(scored, **kwargs)))
+        if extra_fn is not None:
+            labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+            for key, value in extra_fn(x, labels).items():
+                extra[key] = extra.get(key, 0.0) + np.sum(np.asarray(value, np.float64), 0)
         if "reconstruct" in caps:
             sums["mse"] += float(tf.reduce_sum(
                 tf.reduce_mean(tf.square(model.reconstruct(x) - x), [1, 2, 3])))
@@ -178,4 +186,19 @@ def evaluate(model, dataset, iwae_samples=100, seed=0):
                        log_z_method=log_z["method"])
     if "reconstruct" in caps:
         results["test_reconstruction_mse"] = sums["mse"] / n
+    results.update(_extra_results({k: v / n for k, v in extra.items()}))
+    return results
+
+
+def _extra_results(means):
+    """`evaluation_terms` means as results: "test_NAME" (lists for vectors);
+    posterior-mean moments become the count of active units, those whose
+    Cov_x(E_q[z_u]) exceeds 0.01 (Burda et al. 2016, sec. 5.2)."""
+    results = {}
+    if "posterior_mean" in means and "posterior_mean_sq" in means:
+        activity = means.pop("posterior_mean_sq") - np.square(means.pop("posterior_mean"))
+        results["active_units"] = int(np.sum(activity > 0.01))
+    for key, value in means.items():
+        value = np.asarray(value)
+        results[f"test_{key}"] = float(value) if value.ndim == 0 else value.tolist()
     return results

@@ -83,6 +83,9 @@ def build_parser():
     parser.add_argument("--mixed-precision", default="off",
                         choices=["off", "bfloat16", "float16"],
                         help="Keras dtype policy (float32 losses and outputs)")
+    parser.add_argument("--init-from", metavar="RUN_DIR",
+                        help="start from the weights of this finished run (e.g. a "
+                             "vq_vae's autoencoder for its prior: --set stage=prior)")
     parser.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                         help="Keras progress output: auto, 0, 1 or 2")
     return parser
@@ -106,7 +109,7 @@ def main(argv=None):
             iwae_samples=args.iwae_samples, export=not args.no_export,
             overwrite=args.overwrite, data_dir=args.data_dir,
             distribute=args.distribute, cpu_replicas=args.cpu_replicas,
-            mixed_precision=args.mixed_precision,
+            mixed_precision=args.mixed_precision, init_from=args.init_from,
             verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
     except (ZooError, DatasetError, ExportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -33,8 +33,9 @@ from export import layout
 from export.saved_model import non_finite_weights
 from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
+from training.warm_start import load_finished_model, warm_start
 from training.checkpoint import EpochCheckpoint, finished_epochs, trim_history
-from training.images import display_scale, is_point_model, make_grid, save_png
+from training.figures import write_latent_figures, write_model_figures
 from training.likelihood import evaluate
 from zoo.errors import ConfigError, ZooError
 
@@ -169,55 +170,11 @@ def _read_history(path):
     return history
 
 
-def write_latent_figures(model, out_dir, test_images, seed=0):
-    """Manifold and interpolation grids for models with a latent space."""
-    from zoo import latent
-
-    if not {"encode", "decode"} <= set(model.capabilities) or \
-            not hasattr(model, "latent_dim") or is_point_model(model):
-        return []
-    scale = display_scale(model.image_shape[:2])
-    written = []
-    # Models whose codes have no low-dimensional chart (diffusion: white
-    # noise the size of the image) set `latent_manifold = False`.
-    if model.latent_dim >= 2 and getattr(model, "latent_manifold", True):
-        path = os.path.join(out_dir, "manifold.png")
-        dims = latent.active_dims(model, test_images)
-        save_png(path, make_grid(latent.manifold_grid(model, grid_size=15, dims=dims)),
-                 scale)
-        written.append(path)
-    # Up to 8 pairs of test images; a small test split gives fewer rows.
-    pairs = min(8, len(test_images) // 2)
-    if pairs == 0:
-        return written
-    z = latent.codes(model, test_images[:2 * pairs]).numpy()
-    for method in ("linear", "spherical"):
-        path = os.path.join(out_dir, f"interpolation_{method}.png")
-        paths = latent.interpolate(z[:pairs], z[pairs:], num_steps=10, method=method)
-        images = model.decode(np.reshape(paths, (-1, model.latent_dim)))
-        save_png(path, make_grid(images, num_cols=10), scale)
-        written.append(path)
-    return written
-
-
-def write_model_figures(model, out_dir, test_images, seed=0):
-    """Writes the model's own image grids (`model.figures`) as NAME.png
-    (none for 2-D points, which are not images)."""
-    if is_point_model(model):
-        return []
-    scale = display_scale(model.image_shape[:2])
-    written = []
-    for name, (images, num_cols) in model.figures(test_images, seed=seed).items():
-        path = os.path.join(out_dir, f"{name}.png")
-        save_png(path, make_grid(images, num_cols=num_cols), scale)
-        written.append(path)
-    return written
-
-
 def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
           overrides=None, seed=0, learning_rate=None, jit_compile=False,
           iwae_samples=100, export=True, overwrite=False, verbose="auto",
-          data_dir=None, distribute="none", cpu_replicas=None, mixed_precision="off"):
+          data_dir=None, distribute="none", cpu_replicas=None, mixed_precision="off",
+          init_from=None):
     """Trains a registered model with `compile` + `fit`; returns metrics.json's dict.
 
     Args:
@@ -245,6 +202,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         (`training.distribute`); `batch_size` is the global batch.
       cpu_replicas: with "mirrored", this many logical CPU devices.
       mixed_precision: "off", "bfloat16" or "float16".
+      init_from: a finished run directory whose weights start this run
+        (`training.warm_start`), e.g. a vq_vae's autoencoder for its prior.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -276,12 +235,15 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         model = build_model(model_name, data_info.image_shape, overrides, seed,
                             data_info.num_classes)
     check_labels_fit(model, dataset, data_info)
+    # Checked and copied before the run folder is touched (a resume then
+    # restores its own checkpoint over it).
+    warm_started = warm_start(model, load_finished_model(init_from)) if init_from else None
 
     run_info = _normalize({
         "model": model_name, "config": model.get_config(), "dataset": dataset,
         "batch_size": batch_size, "seed": seed, "learning_rate": learning_rate,
         "jit_compile": bool(jit_compile), "distribute": distribute, "replicas": replicas,
-        "mixed_precision": mixed_precision, "epochs": epochs,
+        "mixed_precision": mixed_precision, "epochs": epochs, "init_from": init_from,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     })
     # The layer name embeds a global counter; it must not block a resume.
@@ -311,6 +273,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         with strategy.scope():
             model.compile(**model.make_optimizers(learning_rate), jit_compile=bool(jit_compile))
         if not resuming:
+            run_info["warm_started"] = warm_started
             run_info["initial_evaluation"] = evaluate(model, test_ds, iwae_samples=0,
                                                       seed=seed)
             _write_json(run_json, run_info)

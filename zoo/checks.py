@@ -252,3 +252,35 @@ def code_width(values, dim, name="z"):
                                       message=f"{name} must have {dim} columns")
     with tf.control_dependencies([check]):
         return tf.identity(values)
+
+
+def index_grid(values, grid_shape, num_codes, name="codes"):
+    """int32 [N, *grid_shape] of codebook indices in [0, num_codes).
+
+    The shape and range are checked in Python and, for served requests
+    (whose shape the signature does not enforce), in the graph.
+    """
+    if isinstance(values, (np.ndarray, list, tuple)):
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "iu":
+            raise InputError(f"{name} must be integers, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() >= num_codes):
+            raise InputError(f"{name} must lie in [0, {num_codes}), got values "
+                             f"from {arr.min()} to {arr.max()}")
+    values = tf.convert_to_tensor(values)
+    grid_text = ", ".join(map(str, grid_shape))
+    got = tuple(values.shape) if values.shape.rank is not None else None
+    if not values.dtype.is_integer:
+        raise InputError(f"{name} must be int32 [N, {grid_text}], got {values.dtype.name}")
+    if got is None or len(got) != 1 + len(grid_shape) or any(
+            s is not None and s != e for s, e in zip(got[1:], grid_shape)):
+        raise InputError(f"{name} must have shape [N, {grid_text}], got "
+                         f"{list(got) if got else 'unknown rank'}")
+    values = tf.cast(values, tf.int32)
+    message = f"{name} must have shape [N, {grid_text}] with values in [0, {num_codes})"
+    with tf.control_dependencies([
+            tf.debugging.assert_equal(tf.shape(values)[1:],
+                                      tf.constant(grid_shape, tf.int32), message=message),
+            tf.debugging.assert_greater_equal(values, 0, message=message),
+            tf.debugging.assert_less(values, num_codes, message=message)]):
+        return tf.identity(values)

@@ -6,12 +6,13 @@ from zoo import checks
 from zoo.distributions import PRIORS, make_prior
 from zoo.errors import InputError
 from zoo.gan import networks
-from zoo.gan.base import GANBase, to_symmetric
+from zoo.gan.base import GANBase
+from zoo.gan.encoding import EncoderMixin
 from zoo.registry import base_arguments, register
 
 
 @register("aae")
-class AAE(GANBase):
+class AAE(EncoderMixin, GANBase):
     """Adversarial autoencoder (Makhzani et al. 2015).
 
     A deterministic encoder q(z|x) and a decoder are trained to reconstruct
@@ -58,22 +59,9 @@ class AAE(GANBase):
         """p(z): any `tfd` distribution with batch [] and event [latent_dim]."""
         return make_prior(self.prior_kind, self.latent_dim)
 
-    def _build_encoder(self):
-        if self.architecture == "mlp":
-            return networks.mlp_discriminator(
-                self.image_shape, self.hidden_units, self.latent_dim,
-                normalization=None, name="encoder")
-        return networks.conv_discriminator(
-            self.image_shape, self.filters, self.latent_dim, normalization=None,
-            name="encoder")
-
     def _build_discriminator(self):
         return networks.mlp_discriminator((self.latent_dim,), self.hidden_units,
                                           name="discriminator")
-
-    @property
-    def g_variables(self):
-        return self.encoder.trainable_variables + self.generator.trainable_variables
 
     # ----------------------------------------------------------------- codes
     def _draw_latents(self, n, seed):
@@ -81,15 +69,6 @@ class AAE(GANBase):
 
     def _latent_from_seed(self, seed):
         return self.prior.sample(seed=seed)
-
-    def _encode(self, images):
-        return self.encoder(to_symmetric(images))
-
-    def _decode(self, z):
-        return self._generate(z)
-
-    def _reconstruct(self, images):
-        return self._decode(self._encode(images))
 
     # -------------------------------------------------------------- training
     def _discriminator_inputs(self, real, labels, z, training):
@@ -107,15 +86,9 @@ class AAE(GANBase):
     # ---------------------------------------------------------------- export
     def serving_endpoints(self):
         endpoints = super().serving_endpoints()
-        image_spec = self.image_spec()
         endpoints.update(
             discriminate=(lambda z: {"logits": self._d(z)[:, 0]}, [self.z_spec()]),
-            encode=(lambda images: {"z": self._encode(self.check_images(images))},
-                    [image_spec]),
-            decode=(lambda z: {"images": self._decode(z)}, [self.z_spec()]),
-            reconstruct=(lambda images: {
-                "images": self._reconstruct(self.check_images(images))}, [image_spec]),
-        )
+            **self.encoder_endpoints())
         return endpoints
 
     def discriminate(self, z, labels=None):

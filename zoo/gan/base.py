@@ -94,6 +94,9 @@ class GANBase(GenerativeModel):
     discriminator_norm = "batch"
     discriminator_takes_labels = False
     discriminator_outputs = 1
+    #: Whether the discriminator also returns its last hidden features
+    #: (appended after the outputs), e.g. for VAE-GAN's feature loss.
+    discriminator_features = False
     #: Whether the discriminator's head has a bias (a critic's loss ignores it).
     discriminator_bias = True
     spectral_norm = False
@@ -141,7 +144,8 @@ class GANBase(GenerativeModel):
                        normalization=self.discriminator_norm,
                        output_bias=self.discriminator_bias,
                        spectral_norm=self.spectral_norm,
-                       sync_batchnorm=self.sync_batchnorm)
+                       sync_batchnorm=self.sync_batchnorm,
+                       with_features=self.discriminator_features)
         if self.architecture == "mlp":
             return networks.mlp_discriminator(
                 self.image_shape, tuple(reversed(self.hidden_units)), **options)

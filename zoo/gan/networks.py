@@ -95,9 +95,10 @@ def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
 
 def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
                       normalization=None, output_bias=True, spectral_norm=False,
-                      sync_batchnorm=True, name="discriminator"):
+                      sync_batchnorm=True, with_features=False, name="discriminator"):
     """x [N, ...] (+ label [N]) -> raw scores [N, outputs]; LeakyReLU hidden
-    layers; every kernel spectrally normalized when `spectral_norm`."""
+    layers; every kernel spectrally normalized when `spectral_norm`; with
+    `with_features`, [N, outputs + F] with the last hidden layer appended."""
     inputs, x, label = _inputs(input_shape, num_classes, "images")
     h = keras.layers.Flatten()(x)
     if label is not None:
@@ -107,8 +108,16 @@ def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
         if i:
             h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
+    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features),
+                   name=name)
+
+
+def _head(h, outputs, output_bias, spectral_norm, with_features):
+    """The linear head on features h; with_features appends h (flattened)
+    to its outputs, for losses on the discriminator's features."""
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
-    return network(inputs, head(h), name=name)
+    out = head(h)
+    return keras.layers.Concatenate()([out, h]) if with_features else out
 
 
 def conv_generator(latent_dim, image_shape, filters, num_classes=None,
@@ -141,13 +150,14 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
 
 def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
                        normalization="batch", output_bias=True, spectral_norm=False,
-                       sync_batchnorm=True, name="discriminator"):
+                       sync_batchnorm=True, with_features=False, name="discriminator"):
     """DCGAN discriminator ([2], sec. 3): stride-2 convolutions, LeakyReLU(0.2),
     normalization on every layer but the first, no pooling, a linear head;
     every kernel spectrally normalized when `spectral_norm`.
 
     Conditional discriminators see the label as one-hot planes stacked on
-    the image channels ([3]).
+    the image channels ([3]). `with_features` appends the flattened last
+    feature map to the outputs ([N, outputs + F]).
     """
     height, width, _ = image_shape
     inputs, x, label = _inputs(image_shape, num_classes, "images")
@@ -160,5 +170,5 @@ def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
             h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
     h = keras.layers.Flatten()(h)
-    head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
-    return network(inputs, head(h), name=name)
+    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features),
+                   name=name)

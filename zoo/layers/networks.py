@@ -56,9 +56,15 @@ def conv_upsampler(h, image_shape, filters, out_channels):
     for f in reversed(filters):
         h = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same",
                                          activation="relu")(h)
-    extra_h, extra_w = h0 * scale - height, w0 * scale - width
+    h = center_crop(h, height, width)
+    return keras.layers.Conv2D(out_channels, 3, padding="same")(h)
+
+
+def center_crop(h, height, width):
+    """Crops feature maps [N, H', W', C] (H' >= height) to [N, height, width, C]."""
+    extra_h, extra_w = h.shape[1] - height, h.shape[2] - width
     if extra_h or extra_w:
         h = keras.layers.Cropping2D(
             ((extra_h // 2, extra_h - extra_h // 2),
              (extra_w // 2, extra_w - extra_w // 2)))(h)
-    return keras.layers.Conv2D(out_channels, 3, padding="same")(h)
+    return h

@@ -25,10 +25,9 @@ def _iwae_log_weights(model, x, q_loc, q_scale, eps):
     k, n = tf.shape(eps)[0], tf.shape(eps)[1]
     z = q_loc + q_scale * eps
     q = diagonal_gaussian(q_loc, 2.0 * tf.math.log(q_scale))
-    params = model.decoder(tf.reshape(z, [k * n, model.latent_dim]))
     x_rep = tf.reshape(tf.broadcast_to(x, tf.concat([[k], tf.shape(x)], 0)),
                        tf.concat([[k * n], tf.shape(x)[1:]], 0))
-    log_px = tf.reshape(model.likelihood.log_prob(params, x_rep), [k, n])
+    log_px = tf.reshape(model.log_px(tf.reshape(z, [k * n, model.latent_dim]), x_rep), [k, n])
     return log_px + model.prior.log_prob(z) - q.log_prob(z)
 
 
@@ -140,8 +139,18 @@ class VAEBase(GenerativeModel):
         """log p(x|z) and KL per image for z = mean + std * eps; both [N]."""
         q = self.posterior(images)
         z = q.mean() + q.stddev() * eps
-        log_px = self.likelihood.log_prob(self.decoder(z), images)
-        return log_px, kl_divergence(q, self.prior, z)
+        return self.log_px(z, images), kl_divergence(q, self.prior, z)
+
+    def log_px(self, z, images):
+        """log p(x|z) per image [N] (a PixelVAE's decoder also reads x)."""
+        return self.likelihood.log_prob(self.decoder(z), images)
+
+    def kl_per_dim(self, images):
+        """KL(q(z_u|x) || N(0, 1)) of each latent unit u, [N, latent_dim]:
+        the units whose KL stays near 0 are unused (posterior collapse)."""
+        q = self.posterior(self.check_images(images))
+        mean, var = q.mean(), tf.square(q.stddev())
+        return 0.5 * (tf.square(mean) + var - 1.0 - tf.math.log(var))
 
     def elbo(self, images, seed=0):
         """Per-image ELBO in nats with one posterior sample per image.
@@ -165,6 +174,17 @@ class VAEBase(GenerativeModel):
     def kl(self, images):
         """KL(q(z|x) || p(z)) per image [N], closed form for the normal prior."""
         return kl_divergence(self.posterior(self.check_images(images)), self.prior)
+
+    def evaluation_terms(self, images, labels=None):
+        """Per-image statistics the evaluation averages: the KL of each latent
+        unit and the moments of the posterior means, which give the number of
+        active units (`training.likelihood`); nothing without the normal prior."""
+        del labels
+        if self.prior_kind != "normal":
+            return {}
+        mean = self.posterior(images).mean()
+        return {"kl_per_dim": self.kl_per_dim(images), "posterior_mean": mean,
+                "posterior_mean_sq": tf.square(mean)}
 
     def iwae(self, images, num_samples=100, seed=0, chunk_size=None):
         """Importance-weighted estimate of log p(x) with k samples ([3], eq. 8).
