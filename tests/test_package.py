@@ -158,10 +158,11 @@ def test_install_holds_the_packages_and_the_tested_pins(installed):
                         if 'extra == "test"' in r)
     pins = [line.strip() for line in open(os.path.join(REPO, "requirements.txt"))
             if line.strip() and not line.startswith("#")]
-    assert [_name(r) for r in test_extra] == ["pytest"]
+    assert sorted(_name(r) for r in test_extra) == ["pytest", "pytest-xdist"]
     assert {_name(r): r.split("==")[1] for r in runtime + test_extra} == \
         {_name(p): p.split("==")[1] for p in pins}, \
-        "pyproject.toml's dependencies must be requirements.txt's pins (pytest: extra 'test')"
+        "pyproject.toml's dependencies must be requirements.txt's pins (pytest, " \
+        "pytest-xdist: extra 'test')"
 
 
 def test_installed_zoo_runs_outside_the_checkout(installed):

@@ -324,3 +324,38 @@ def linear_probe_accuracy(train_features, train_labels, test_features, test_labe
     with threadpool_limits(1):
         probe.fit(train_x, train_y)
         return float(np.mean(probe.predict(test_x) == test_y))
+
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels, k=5):
+    """Test accuracy of a k-nearest-neighbour vote (Euclidean) among the
+    train features; ties go to the smaller label.
+
+    Args:
+      train_features: [N, D]; train_labels: int [N] (>= 0).
+      test_features: [M, D]; test_labels: int [M].
+
+    Returns:
+      float accuracy in [0, 1].
+    """
+    train_y, test_y = np.asarray(train_labels).ravel(), np.asarray(test_labels).ravel()
+    _, idx = nearest_neighbors(test_features, train_features, k=k)
+    votes = train_y[idx]
+    num_classes = int(max(train_y.max(), test_y.max())) + 1
+    counts = np.stack([np.sum(votes == c, 1) for c in range(num_classes)], 1)
+    return float(np.mean(np.argmax(counts, 1) == test_y))
+
+
+def recall_at_k(features, labels, k=1):
+    """Recall@k of retrieval within one set (Sohn 2016; Oh Song et al. 2016):
+    the fraction of points whose k nearest other points include one of the
+    same label.
+
+    Args:
+      features: [N, D]; labels: int [N].
+
+    Returns:
+      float in [0, 1].
+    """
+    labels = np.asarray(labels).ravel()
+    _, idx = nearest_neighbors(features, features, k=k, exclude_self=True)
+    return float(np.mean(np.any(labels[idx] == labels[:, None], 1)))

@@ -86,6 +86,9 @@ def build_parser():
     parser.add_argument("--init-from", metavar="RUN_DIR",
                         help="start from the weights of this finished run (e.g. a "
                              "vq_vae's autoencoder for its prior: --set stage=prior)")
+    parser.add_argument("--labels", type=int, metavar="N",
+                        help="keep a class-balanced subset of N labels, the rest "
+                             "unlabelled (m2_vae, ssgan, siamese, triplet)")
     parser.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                         help="Keras progress output: auto, 0, 1 or 2")
     return parser
@@ -110,6 +113,7 @@ def main(argv=None):
             overwrite=args.overwrite, data_dir=args.data_dir,
             distribute=args.distribute, cpu_replicas=args.cpu_replicas,
             mixed_precision=args.mixed_precision, init_from=args.init_from,
+            labels=args.labels,
             verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
     except (ZooError, DatasetError, ExportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -42,7 +42,7 @@ from zoo.errors import ConfigError, ZooError
 # Fields of run.json that must match for a killed run to resume.
 _RESUME_KEYS = ("model", "config", "dataset", "batch_size", "seed",
                 "learning_rate", "jit_compile", "distribute", "replicas",
-                "mixed_precision")
+                "mixed_precision", "labels")
 
 
 class RunError(ZooError):
@@ -104,12 +104,25 @@ def check_labels_fit(model, dataset, data_info):
         return
     name = model.registered_name
     if not data_info.num_classes:
-        raise ConfigError(f"{name} is class-conditional and needs a labelled dataset; "
+        what = "is class-conditional" if model.conditional else "learns from labels"
+        raise ConfigError(f"{name} {what} and needs a labelled dataset; "
                           f"{dataset!r} has no labels")
-    if data_info.num_classes > model.num_classes:
+    if getattr(model, "num_classes", None) and data_info.num_classes > model.num_classes:
         raise ConfigError(f"{dataset!r} has {data_info.num_classes} classes but {name} "
                           f"was given num_classes={model.num_classes}; drop the --set "
                           "num_classes to take the dataset's count")
+
+
+def few_label_stream(model, dataset, num_labels, batch_size, seed, data_dir):
+    """(stream, composition) of `--labels N`, checked before any folder is written."""
+    if not getattr(model, "learns_from_unlabelled", False):
+        learners = [n for n in zoo.list_models()
+                    if getattr(zoo.get_class(n), "learns_from_unlabelled", False)]
+        raise ConfigError(f"{model.registered_name} cannot learn from unlabelled "
+                          f"examples; --labels is for {', '.join(learners)}")
+    return datasets.load_partially_labelled(
+        dataset, num_labels, batch_size=batch_size, mode=model.preprocessing(True),
+        seed=seed, drop_remainder=True, data_dir=data_dir)
 
 
 def prepare_run_dir(out, run_info, overwrite=False):
@@ -174,7 +187,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
           overrides=None, seed=0, learning_rate=None, jit_compile=False,
           iwae_samples=100, export=True, overwrite=False, verbose="auto",
           data_dir=None, distribute="none", cpu_replicas=None, mixed_precision="off",
-          init_from=None):
+          init_from=None, labels=None):
     """Trains a registered model with `compile` + `fit`; returns metrics.json's dict.
 
     Args:
@@ -204,6 +217,10 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
       mixed_precision: "off", "bfloat16" or "float16".
       init_from: a finished run directory whose weights start this run
         (`training.warm_start`), e.g. a vq_vae's autoencoder for its prior.
+      labels: None (every label the dataset has), or N: train on a
+        class-balanced subset of N labels and the rest unlabelled
+        (`training.datasets.load_partially_labelled`), for the models that
+        learn from unlabelled examples.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -235,6 +252,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         model = build_model(model_name, data_info.image_shape, overrides, seed,
                             data_info.num_classes)
     check_labels_fit(model, dataset, data_info)
+    few_labels = few_label_stream(model, dataset, labels, batch_size, seed, data_dir) \
+        if labels is not None else None
     # Checked and copied before the run folder is touched (a resume then
     # restores its own checkpoint over it).
     warm_started = warm_start(model, load_finished_model(init_from)) if init_from else None
@@ -244,6 +263,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         "batch_size": batch_size, "seed": seed, "learning_rate": learning_rate,
         "jit_compile": bool(jit_compile), "distribute": distribute, "replicas": replicas,
         "mixed_precision": mixed_precision, "epochs": epochs, "init_from": init_from,
+        "labels": labels, "label_stream": few_labels and few_labels[1],
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     })
     # The layer name embeds a global counter; it must not block a resume.
@@ -258,16 +278,16 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
                        "choose a writable --out") from None
 
     try:
-        labels = model.requires_labels
-        train_ds = datasets.load(dataset, "train", batch_size=batch_size,
-                                 mode=model.preprocessing(True), labels=labels,
-                                 seed=seed, data_dir=data_dir,
-                                 drop_remainder=model.requires_full_batches or replicas > 1)
+        train_ds = few_labels[0] if few_labels else datasets.load(
+            dataset, "train", batch_size=batch_size, mode=model.preprocessing(True),
+            labels=model.requires_labels, seed=seed, data_dir=data_dir,
+            drop_remainder=model.requires_full_batches or replicas > 1)
         # Seed 0 for the test data: its split and fixed binarization must not
         # change with the run's seed, or runs would be scored on different data.
         test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
-                                mode=model.preprocessing(False), labels=labels,
-                                shuffle=False, seed=0, data_dir=data_dir)
+                                mode=model.preprocessing(False),
+                                labels=model.requires_labels, shuffle=False, seed=0,
+                                data_dir=data_dir)
         if replicas > 1:
             train_ds, test_ds = dist.shard_by_data(train_ds), dist.shard_by_data(test_ds)
         with strategy.scope():

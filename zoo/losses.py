@@ -176,3 +176,100 @@ def gradient_penalty(critic, real, fake, epsilon, target=1.0):
 #   [7] Odena, Olah, Shlens. Conditional Image Synthesis with Auxiliary
 #       Classifier GANs. ICML 2017.
 #   [8] Chen et al. InfoGAN. NeurIPS 2016.
+#   [9] Salimans et al. Improved Techniques for Training GANs. NeurIPS 2016.
+#   [10] Hadsell, Chopra, LeCun. Dimensionality Reduction by Learning an
+#        Invariant Mapping. CVPR 2006.
+#   [11] Schroff, Kalenichenko, Philbin. FaceNet. CVPR 2015.
+
+
+# ------------------------------------------------------ few labels, metrics
+# Labels of -1 mark unlabelled examples: they take no part in a supervised
+# term, and their per-example value there is 0.
+
+def k_plus_one_real_logit(class_logits):
+    """log Z(x) = logsumexp of the K class logits: the logit of "real" for a
+    K+1-class discriminator whose fake logit is fixed at 0 ([9], sec. 5:
+    D(x) = Z(x) / (Z(x) + 1) = 1 - softmax_{K+1})."""
+    return tf.reduce_logsumexp(class_logits, axis=-1)
+
+
+def masked_class_cross_entropy(logits, labels):
+    """-log softmax(logits)[label] where label >= 0, else 0; per example [N]."""
+    labels = tf.cast(labels, tf.int32)
+    known = labels >= 0
+    cross_entropy = class_cross_entropy(logits, tf.maximum(labels, 0))
+    return tf.where(known, cross_entropy, tf.zeros_like(cross_entropy))
+
+
+def feature_matching(real_features, fake_features):
+    """||mean f(x) - mean f(G(z))||^2 over the batch, a scalar ([9], sec. 3.1)."""
+    return tf.reduce_sum(tf.square(tf.reduce_mean(real_features, 0)
+                                   - tf.reduce_mean(fake_features, 0)))
+
+
+def pairwise_squared_distances(embeddings):
+    """||e_i - e_j||^2 [N, N] (clipped at 0 against round-off)."""
+    sq = tf.reduce_sum(tf.square(embeddings), -1)
+    d = sq[:, None] - 2.0 * tf.matmul(embeddings, embeddings, transpose_b=True) + sq[None]
+    return tf.maximum(d, 0.0)
+
+
+def pair_masks(labels):
+    """(same, different) [N, N] over labelled rows, the diagonal excluded."""
+    labels = tf.cast(labels, tf.int32)
+    known = labels >= 0
+    both = tf.logical_and(known[:, None], known[None, :])
+    off_diagonal = tf.logical_not(tf.eye(tf.shape(labels)[0], dtype=tf.bool))
+    equal = tf.equal(labels[:, None], labels[None, :])
+    both = tf.logical_and(both, off_diagonal)
+    return tf.logical_and(both, equal), tf.logical_and(both, tf.logical_not(equal))
+
+
+def contrastive(distance, same, margin):
+    """Hadsell et al. 2006, eq. 4: 1/2 D^2 for similar pairs, 1/2 max(0, m - D)^2
+    for dissimilar ones ([10]); elementwise."""
+    similar = 0.5 * tf.square(distance)
+    dissimilar = 0.5 * tf.square(tf.nn.relu(margin - distance))
+    return tf.where(same, similar, dissimilar)
+
+
+def contrastive_in_batch(embeddings, labels, margin):
+    """Each labelled row's mean contrastive loss over every other labelled
+    row of the batch, [N] (0 for unlabelled rows and rows with no partner)."""
+    same, different = pair_masks(labels)
+    pairs = tf.logical_or(same, different)
+    distance = tf.sqrt(pairwise_squared_distances(embeddings) + 1e-12)
+    values = tf.where(pairs, contrastive(distance, same, margin), 0.0)
+    count = tf.reduce_sum(tf.cast(pairs, values.dtype), 1)
+    return tf.reduce_sum(values, 1) / tf.maximum(count, 1.0)
+
+
+def semi_hard_negatives(distances, labels):
+    """For each anchor-positive pair (a, p), the index of its negative ([11], sec. 3.2):
+    the nearest negative farther from a than p is (semi-hard), or, when none
+    is, the farthest negative. distances [N, N] -> int32 [N, N] (meaningful
+    where (a, p) is a positive pair and a has a negative)."""
+    _, different = pair_masks(labels)
+    d_an = distances[:, None, :]                 # [a, 1, n]
+    d_ap = distances[:, :, None]                 # [a, p, 1]
+    negative = different[:, None, :]
+    semi_hard = tf.logical_and(negative, d_an > d_ap)
+    big = tf.reduce_max(distances) + 1.0
+    nearest_semi_hard = tf.argmin(tf.where(semi_hard, d_an, big), -1, output_type=tf.int32)
+    farthest = tf.argmax(tf.where(different, distances, -1.0), -1, output_type=tf.int32)
+    has_semi_hard = tf.reduce_any(semi_hard, -1)
+    return tf.where(has_semi_hard, nearest_semi_hard, farthest[:, None])
+
+
+def triplet_semi_hard(embeddings, labels, margin):
+    """FaceNet's triplet loss with in-batch semi-hard negatives ([11], eq. 1):
+    max(0, ||a - p||^2 - ||a - n||^2 + margin), averaged over each anchor's
+    positives, [N] (0 for rows with no positive or no negative)."""
+    same, different = pair_masks(labels)
+    distances = pairwise_squared_distances(embeddings)
+    negatives = semi_hard_negatives(distances, labels)
+    d_an = tf.gather(distances, negatives, batch_dims=1)
+    valid = tf.logical_and(same, tf.reduce_any(different, -1, keepdims=True))
+    values = tf.where(valid, tf.nn.relu(distances - d_an + margin), 0.0)
+    count = tf.reduce_sum(tf.cast(valid, values.dtype), 1)
+    return tf.reduce_sum(values, 1) / tf.maximum(count, 1.0)

@@ -23,7 +23,8 @@ COMPARE_KEYS = ("log_likelihood_estimator",
                 "inception_score_classifier", "precision_classifier", "recall_classifier",
                 "fid_inception", "kid_inception", "inception_score_inception",
                 "precision_inception", "recall_inception", "nn_distance_ratio",
-                "linear_probe_accuracy", "conditional_accuracy_classifier")
+                "linear_probe_accuracy", "knn_accuracy_5", "recall_at_1",
+                "classification_error", "conditional_accuracy_classifier")
 _EXTRA_PREFIXES = ("fid_", "kid_", "precision_", "recall_")
 
 

@@ -177,6 +177,47 @@ def linear_probe(ctx):
     ctx.details["linear_probe_train_images"] = n_tr
 
 
+@metric("knn_accuracy", applies=_probe_applies)
+def knn_accuracy(ctx):
+    """k-NN (k = 1, 5) vote accuracy on encoder features (train -> split)."""
+    train_x, train_y = ctx.train
+    n_tr = min(ctx.options["probe_train"], len(train_x))
+    encode = ctx.target.encode
+    train_f, test_f = encode(train_x[:n_tr]), encode(ctx.real)
+    for k in (1, 5):
+        ctx.values[f"knn_accuracy_{k}"] = M.knn_accuracy(train_f, train_y[:n_tr], test_f,
+                                                         ctx.real_labels, k=k)
+    ctx.details["knn_train_images"] = n_tr
+
+
+@metric("recall_at_k", applies=_probe_applies)
+def recall_at_k(ctx):
+    """Recall@1 and @5 of retrieval among the split's encoder features."""
+    features = ctx.target.encode(ctx.real)
+    for k in (1, 5):
+        ctx.values[f"recall_at_{k}"] = M.recall_at_k(features, ctx.real_labels, k=k)
+
+
+def _classify_applies(ctx):
+    if ctx.target.inputs.get("classify") != ["images"]:
+        return "the target has no classify signature taking images"
+    if ctx.real_labels is None:
+        return f"dataset {ctx.dataset!r} has no labels"
+    return None
+
+
+@metric("classification", applies=_classify_applies)
+def classification(ctx):
+    """Test error of the model's own classifier (its `classify` signature)."""
+    import tensorflow as tf
+
+    classify = ctx.target.endpoints["classify"]
+    predicted = np.concatenate([
+        np.asarray(classify(images=tf.constant(ctx.real[i:i + 500]))["label"])
+        for i in range(0, len(ctx.real), 500)])
+    ctx.values["classification_error"] = float(np.mean(predicted != ctx.real_labels))
+
+
 def _conditional_applies(ctx):
     return None if ctx.target.conditional else "the model is not class-conditional"
 

@@ -97,6 +97,8 @@ class GANBase(GenerativeModel):
     #: Whether the discriminator also returns its last hidden features
     #: (appended after the outputs), e.g. for VAE-GAN's feature loss.
     discriminator_features = False
+    #: Minibatch-discrimination kernels before the discriminator's head (0: none).
+    minibatch_kernels = 0
     #: Whether the discriminator's head has a bias (a critic's loss ignores it).
     discriminator_bias = True
     spectral_norm = False
@@ -145,7 +147,8 @@ class GANBase(GenerativeModel):
                        output_bias=self.discriminator_bias,
                        spectral_norm=self.spectral_norm,
                        sync_batchnorm=self.sync_batchnorm,
-                       with_features=self.discriminator_features)
+                       with_features=self.discriminator_features,
+                       minibatch_kernels=self.minibatch_kernels)
         if self.architecture == "mlp":
             return networks.mlp_discriminator(
                 self.image_shape, tuple(reversed(self.hidden_units)), **options)

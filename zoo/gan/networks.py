@@ -15,6 +15,7 @@ import math
 
 import keras
 
+from zoo.layers.minibatch import MinibatchDiscrimination
 from zoo.layers.networks import network
 from zoo.layers.spectral import SpectralNormalization
 
@@ -95,7 +96,8 @@ def mlp_generator(latent_dim, image_shape, hidden_units, num_classes=None,
 
 def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
                       normalization=None, output_bias=True, spectral_norm=False,
-                      sync_batchnorm=True, with_features=False, name="discriminator"):
+                      sync_batchnorm=True, with_features=False, minibatch_kernels=0,
+                      name="discriminator"):
     """x [N, ...] (+ label [N]) -> raw scores [N, outputs]; LeakyReLU hidden
     layers; every kernel spectrally normalized when `spectral_norm`; with
     `with_features`, [N, outputs + F] with the last hidden layer appended."""
@@ -108,15 +110,17 @@ def mlp_discriminator(input_shape, hidden_units, outputs=1, num_classes=None,
         if i:
             h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
-    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features),
+    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features,
+                                         minibatch_kernels),
                    name=name)
 
 
-def _head(h, outputs, output_bias, spectral_norm, with_features):
+def _head(h, outputs, output_bias, spectral_norm, with_features, minibatch_kernels=0):
     """The linear head on features h; with_features appends h (flattened)
-    to its outputs, for losses on the discriminator's features."""
+    to its outputs, for losses on the discriminator's features; with
+    minibatch_kernels, the head also reads minibatch-discrimination features."""
     head = _kernel_layer(keras.layers.Dense(outputs, use_bias=output_bias), spectral_norm)
-    out = head(h)
+    out = head(MinibatchDiscrimination(minibatch_kernels, 5)(h) if minibatch_kernels else h)
     return keras.layers.Concatenate()([out, h]) if with_features else out
 
 
@@ -150,7 +154,8 @@ def conv_generator(latent_dim, image_shape, filters, num_classes=None,
 
 def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
                        normalization="batch", output_bias=True, spectral_norm=False,
-                       sync_batchnorm=True, with_features=False, name="discriminator"):
+                       sync_batchnorm=True, with_features=False, minibatch_kernels=0,
+                       name="discriminator"):
     """DCGAN discriminator ([2], sec. 3): stride-2 convolutions, LeakyReLU(0.2),
     normalization on every layer but the first, no pooling, a linear head;
     every kernel spectrally normalized when `spectral_norm`.
@@ -170,5 +175,6 @@ def conv_discriminator(image_shape, filters, outputs=1, num_classes=None,
             h = _normalize(h, normalization, sync_batchnorm)
         h = keras.layers.LeakyReLU(0.2)(h)
     h = keras.layers.Flatten()(h)
-    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features),
+    return network(inputs, _head(h, outputs, output_bias, spectral_norm, with_features,
+                                         minibatch_kernels),
                    name=name)

@@ -74,7 +74,7 @@ class VQVAE(GenerativeModel):
     """
 
     def __init__(self, image_shape=(8, 8, 1), num_codes=32, code_dim=16, filters=(64,),
-                 residual_blocks=1, beta=0.25, ema_decay=None, restart_threshold=0.05,
+                 residual_blocks=1, beta=0.25, ema_decay=None, restart_threshold=1.0,
                  stage="autoencoder", prior_filters=32, prior_layers=4,
                  num_classes=None, seed=None, **kwargs):
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
@@ -126,8 +126,9 @@ class VQVAE(GenerativeModel):
             h = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same",
                                              activation="relu")(h)
         h = center_crop(h, *self.image_shape[:2])
-        out = keras.layers.Conv2D(self.image_shape[-1], 3, padding="same",
-                                  activation="sigmoid")(h)
+        # Linear: a sigmoid output saturated and stalled training under the
+        # squared error; public outputs are clipped to [0, 1] (`_decode`).
+        out = keras.layers.Conv2D(self.image_shape[-1], 3, padding="same")(h)
         return network(z_q, out, name="decoder")
 
     # ---------------------------------------------------------------- codes
@@ -153,7 +154,7 @@ class VQVAE(GenerativeModel):
         return self.quantizer.nearest(self.encoder(images))
 
     def _decode(self, z):
-        return self.decoder(self.quantizer.lookup(z))
+        return tf.clip_by_value(self.decoder(self.quantizer.lookup(z)), 0.0, 1.0)
 
     def _reconstruct(self, images):
         return self._decode(self._encode(images))

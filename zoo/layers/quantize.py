@@ -77,13 +77,15 @@ class VectorQuantizer(keras.layers.Layer):
         codebook loss) or g in (0, 1) (the codebook is updated by EMA and
         receives no gradient).
       restart_threshold: a code whose running usage (assignments per step,
-        averaged with `usage_decay`) falls below this is restarted at a
-        random encoder output of the batch; 0 turns restarts off.
+        averaged with `usage_decay` from a start of 1) falls below this is
+        restarted at a random encoder output of the batch; 0 turns restarts
+        off. The default 1 ([2]) restarts every code the first step leaves
+        unused, which starts the codebook from encoder outputs.
       usage_decay: decay of the usage average (`ema_decay` when that is set).
       epsilon: Laplace smoothing of the EMA counts.
     """
 
-    def __init__(self, num_codes, code_dim, ema_decay=None, restart_threshold=0.05,
+    def __init__(self, num_codes, code_dim, ema_decay=None, restart_threshold=1.0,
                  usage_decay=0.99, epsilon=1e-5, **kwargs):
         super().__init__(dtype="float32", **kwargs)
         self.num_codes, self.code_dim = num_codes, code_dim
@@ -95,7 +97,7 @@ class VectorQuantizer(keras.layers.Layer):
         k, d = self.num_codes, self.code_dim
         self.codebook = self.add_weight(
             name="codebook", shape=(k, d), trainable=self.ema_decay is None,
-            initializer=keras.initializers.RandomUniform(-1.0 / k, 1.0 / k),
+            initializer=keras.initializers.RandomUniform(-(3.0 / d) ** 0.5, (3.0 / d) ** 0.5),
             aggregation="mean")
         # Starting the counts at 1 and the sums at the codebook makes the
         # first EMA steps move codes by the data, not by the initialization.

@@ -1,0 +1,1 @@
+"""Learning from few labels: M2 VAE, semi-supervised GAN, Siamese and triplet networks."""
