@@ -12,9 +12,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # per-sample penalty), DCGAN (synchronized batch norm), Glow (actnorm started
 # from the global batch's moments), FFJORD (Hutchinson probes per row) and DDPM
 # (timesteps and noise per row, EMA weights updated per device), VQ-VAE (EMA
-# codebook from the global batch's counts) and VAE-GAN (three optimizers).
+# codebook from the global batch's counts), VAE-GAN (three optimizers) and M2
+# (all K labels per row). Models whose loss is a statistic of the replica's
+# batch (SSGAN's feature matching, in-batch pair and triplet mining) are not
+# equivalent by design: each replica mines its own slice.
 MODELS = ["vae", "autoencoder", "gan", "wgan_gp", "pixelcnn", "dcgan", "glow", "ffjord",
-          "ddpm", "vq_vae", "vae_gan"]
+          "ddpm", "vq_vae", "vae_gan", "m2_vae"]
 
 
 def _python(*args, env=None, timeout=600):
