@@ -354,3 +354,20 @@ def test_bigan_encoder_and_generator_become_approximately_inverse():
     error = float(np.mean(np.square(model.reconstruct(x) - x)))
     chance = float(np.mean(np.square(x - x[::-1])))
     assert error < 0.25 * chance, (error, chance)
+
+
+def test_a_labelled_prior_is_class_conditional_and_served_with_labels(tmp_path):
+    model = contract.fit_step("vq_vae", stage="prior", num_classes=10)
+    assert model.requires_labels and model.prior.conditional
+    seeds = np.array([[4, 0], [4, 1]], np.int32)
+    a = model.sample_from_seeds(seeds, labels=[3, 3])
+    b = model.sample_from_seeds(seeds, labels=[3, 8])
+    np.testing.assert_array_equal(a[0], b[0])  # row 0: same seed, same label
+    with pytest.raises(InputError, match="class-conditional"):
+        model.sample_from_seeds(seeds)
+    contract.export_round_trip("vq_vae", tmp_path, model=model)
+    served = tf.saved_model.load(str(tmp_path / "export"))
+    assert set(served.signatures["serving_default"].structured_input_signature[1]) == \
+        {"seed", "label"}
+    # Stage one needs no labels even with num_classes set.
+    assert not contract.build("vq_vae", num_classes=10).requires_labels
