@@ -59,6 +59,11 @@ def build(name, **overrides):
 
 
 def batches(model, training=True, n=64, batch_size=32):
+    if getattr(model, "pair_data", False):
+        # Image-to-image models: (source, target) pairs of their example task.
+        return datasets.load_pairs(model.example_task, "train" if training else "test",
+                                   batch_size=batch_size, take=n, shuffle=False,
+                                   drop_remainder=model.requires_full_batches)
     return datasets.load(
         "digits", "train" if training else "test", batch_size=batch_size,
         mode=model.preprocessing(training), take=n, shuffle=False,
@@ -165,29 +170,38 @@ def seeds_reproduce(name):
 
 def deterministic_reconstruct(model):
     """For models that cannot sample: a clear refusal, and a deterministic,
-    batch-invariant `reconstruct` (or `encode`, for embedding models)."""
+    batch-invariant map: `translate` (image-to-image models; StarGAN to
+    label i mod K), `reconstruct`, or `encode` (embedding models)."""
     try:
         model.sample(2, seed=0)
     except NotImplementedError as e:
-        assert "sample" in str(e) and "encode" in str(e), str(e)
+        assert "sample" in str(e), str(e)
     else:
         raise AssertionError(f"{model.registered_name}: sample() did not raise "
                              "NotImplementedError although 'sample' is not a capability")
     x = real_images(model, 6)
-    if "reconstruct" in model.capabilities:
-        fn = model.reconstruct
+    translation = getattr(model, "translation", False)
+    if translation:
+        labels = (np.arange(6) % (getattr(model, "num_classes", None) or 1)).astype(np.int32)
+
+        def fn(rows):
+            return model.translate(x[rows], labels[rows] if model.conditional else None)
     else:
-        assert "encode" in model.capabilities, model.capabilities
-        fn = model.encode
-    a, b = fn(x), fn(x)
+        assert {"reconstruct", "encode"} & set(model.capabilities), model.capabilities
+        method = model.reconstruct if "reconstruct" in model.capabilities else model.encode
+
+        def fn(rows):
+            return method(x[rows])
+    every = np.arange(len(x))
+    a, b = fn(every), fn(every)
     np.testing.assert_array_equal(a, b)
     assert a.dtype == tf.float32 and len(a) == len(x)
-    if fn == model.reconstruct:
-        assert a.shape == x.shape
+    if translation or "reconstruct" in model.capabilities:
+        assert a.shape[1:] == model.image_shape
         assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 1
     assert not np.allclose(a[0], a[1]), "the map ignores its input"
     for i in range(len(x)):
-        np.testing.assert_allclose(fn(x[i:i + 1])[0], a[i], atol=1e-6)
+        np.testing.assert_allclose(fn(every[i:i + 1])[0], a[i], atol=1e-6)
 
 
 def keras_round_trip(name, tmp_path):

@@ -66,11 +66,14 @@ class SampleGrid(keras.callbacks.Callback):
       num_samples: images per grid.
       seed: sampling seed.
       reference_images: optional float [M, H, W, C] in [0, 1] to reconstruct.
+      reference_batch: a test batch; image-to-image models show its first 16
+        inputs, their translations and (paired data) the targets, in rows of 8.
     """
 
     def __init__(self, sample_dir, log_dir=None, num_samples=64, seed=0,
-                 reference_images=None):
+                 reference_images=None, reference_batch=None):
         super().__init__()
+        self.reference_batch = reference_batch
         self.sample_dir = sample_dir
         self.num_samples = num_samples
         self.seed = seed
@@ -92,6 +95,11 @@ class SampleGrid(keras.callbacks.Callback):
                 save_png(os.path.join(self.sample_dir, epoch_samples_file(epoch + 1)), figure)
                 self._summary("samples", figure, epoch)
             return
+        if getattr(model, "translation", False) and self.reference_batch is not None:
+            grid = translation_grid(model, self.reference_batch)
+            save_png(os.path.join(self.sample_dir, epoch_samples_file(epoch + 1)),
+                     grid, scale=display_scale(model.image_shape[:2]))
+            self._summary("translations", grid, epoch)
         if "sample" in model.capabilities:
             seeds = per_row_seeds(self.num_samples, self.seed)
             if model.conditional:
@@ -114,6 +122,19 @@ class SampleGrid(keras.callbacks.Callback):
             with self._writer.as_default():
                 tf.summary.image(name, grid[None], step=epoch + 1)
             self._writer.flush()
+
+
+def translation_grid(model, batch, num=16):
+    """Rows of 8: inputs, translations and (paired data) targets; StarGAN
+    translates each image to the next domain (label + 1 mod K)."""
+    from zoo.translation.base import display_pairs
+
+    source, second = (np.asarray(b)[:num] for b in batch)
+    if model.pair_data:
+        out, target = model.translate(source), (second if model.paired else None)
+    else:
+        out, target = model.translate(source, (second + 1) % model.num_classes), None
+    return make_grid(display_pairs(source, out, target), num_cols=8)
 
 
 class Throughput(keras.callbacks.Callback):

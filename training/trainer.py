@@ -33,6 +33,7 @@ from export import layout
 from export.saved_model import non_finite_weights
 from training import datasets, distribute as dist
 from training.callbacks import NaNGuard, NonFiniteLossError, SampleGrid, Throughput
+from training.streams import describe, few_label_stream, train_and_test
 from training.warm_start import load_finished_model, warm_start
 from training.checkpoint import EpochCheckpoint, finished_epochs, trim_history
 from training.figures import write_latent_figures, write_model_figures
@@ -69,7 +70,8 @@ def _normalize(value):
     return json.loads(json.dumps(value, default=_json_default))
 
 
-def build_model(name, image_shape, overrides=None, seed=0, num_classes=None):
+def build_model(name, image_shape, overrides=None, seed=0, num_classes=None,
+                source_shape=None):
     """Builds a registered model for images of `image_shape`.
 
     Args:
@@ -79,6 +81,7 @@ def build_model(name, image_shape, overrides=None, seed=0, num_classes=None):
       seed: used as the model's `seed` unless overridden.
       num_classes: the dataset's class count, used as the model's
         `num_classes` unless overridden.
+      source_shape: the sources' (H, W, C) of an image-to-image dataset.
     """
     cls = zoo.get_class(name)
     kwargs = dict(overrides or {})
@@ -92,8 +95,11 @@ def build_model(name, image_shape, overrides=None, seed=0, num_classes=None):
     parameter = inspect.signature(cls.__init__).parameters.get("num_classes")
     if num_classes and parameter is not None and parameter.default is not None:
         kwargs.setdefault("num_classes", int(num_classes))
-    if "seed" in zoo.registry.accepted_kwargs(cls):
+    accepted = zoo.registry.accepted_kwargs(cls)
+    if "seed" in accepted:
         kwargs.setdefault("seed", seed)
+    if source_shape is not None and "source_shape" in accepted:
+        kwargs.setdefault("source_shape", tuple(source_shape))
     return zoo.get(name, **kwargs)
 
 
@@ -111,18 +117,6 @@ def check_labels_fit(model, dataset, data_info):
         raise ConfigError(f"{dataset!r} has {data_info.num_classes} classes but {name} "
                           f"was given num_classes={model.num_classes}; drop the --set "
                           "num_classes to take the dataset's count")
-
-
-def few_label_stream(model, dataset, num_labels, batch_size, seed, data_dir):
-    """(stream, composition) of `--labels N`, checked before any folder is written."""
-    if not getattr(model, "learns_from_unlabelled", False):
-        learners = [n for n in zoo.list_models()
-                    if getattr(zoo.get_class(n), "learns_from_unlabelled", False)]
-        raise ConfigError(f"{model.registered_name} cannot learn from unlabelled "
-                          f"examples; --labels is for {', '.join(learners)}")
-    return datasets.load_partially_labelled(
-        dataset, num_labels, batch_size=batch_size, mode=model.preprocessing(True),
-        seed=seed, drop_remainder=True, data_dir=data_dir)
 
 
 def prepare_run_dir(out, run_info, overwrite=False):
@@ -246,11 +240,11 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
         # Other workers train alongside the chief but write their own scratch folder.
         out = f"{out}.worker{strategy.cluster_resolver.task_id}"
         export = False
-    data_info = datasets.info(dataset, data_dir=data_dir)
+    data_info, source_shape = describe(model_name, dataset, data_dir)
     keras.utils.set_random_seed(seed)
     with strategy.scope(), dist.precision(mixed_precision):
         model = build_model(model_name, data_info.image_shape, overrides, seed,
-                            data_info.num_classes)
+                            data_info.num_classes, source_shape)
     check_labels_fit(model, dataset, data_info)
     few_labels = few_label_stream(model, dataset, labels, batch_size, seed, data_dir) \
         if labels is not None else None
@@ -278,16 +272,9 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
                        "choose a writable --out") from None
 
     try:
-        train_ds = few_labels[0] if few_labels else datasets.load(
-            dataset, "train", batch_size=batch_size, mode=model.preprocessing(True),
-            labels=model.requires_labels, seed=seed, data_dir=data_dir,
-            drop_remainder=model.requires_full_batches or replicas > 1)
-        # Seed 0 for the test data: its split and fixed binarization must not
-        # change with the run's seed, or runs would be scored on different data.
-        test_ds = datasets.load(dataset, "test", batch_size=max(batch_size, 256),
-                                mode=model.preprocessing(False),
-                                labels=model.requires_labels, shuffle=False, seed=0,
-                                data_dir=data_dir)
+        train_ds, test_ds = train_and_test(
+            model, dataset, batch_size, seed, data_dir,
+            model.requires_full_batches or replicas > 1, few_labels)
         if replicas > 1:
             train_ds, test_ds = dist.shard_by_data(train_ds), dist.shard_by_data(test_ds)
         with strategy.scope():
@@ -298,8 +285,8 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
                                                       seed=seed)
             _write_json(run_json, run_info)
 
-        reference = next(iter(test_ds))
-        reference = np.asarray(model.images_from_batch(reference))[:32]
+        first_test_batch = next(iter(test_ds))
+        reference = np.asarray(model.images_from_batch(first_test_batch))[:32]
         # tfds reports split sizes only once prepared, which `load` just ensured.
         num_train = data_info.num_examples.get("train") or datasets.info(
             dataset, data_dir=data_dir).num_examples.get("train")
@@ -316,7 +303,7 @@ def train(model_name, dataset="digits", epochs=20, batch_size=64, out=None,
             keras.callbacks.TensorBoard(os.path.join(out, layout.LOGS_DIR)),
             SampleGrid(os.path.join(out, layout.SAMPLES_DIR),
                        os.path.join(out, layout.LOG_IMAGES_DIR), seed=seed,
-                       reference_images=reference),
+                       reference_images=reference, reference_batch=first_test_batch),
             throughput,
             checkpoint,  # last: an epoch it marks done has its row and grid
         ]

@@ -68,6 +68,7 @@ Modules
 ``pipeline``      the tf.data tail and the preprocessing modes
 ``api``           :func:`info`, :func:`load_arrays`, :func:`load`
 ``few_labels``    :func:`load_partially_labelled` (``--labels N``: label -1 = unlabelled)
+``pairs``         image-to-image specs (``pairs:``, ``sidebyside:``, ``unpaired:``, ``task:``): :func:`load_pairs`
 
 Every bad input raises :class:`DatasetError` (a ``ValueError``) whose message
 names the offending spec/path/shape and what would have been accepted.
@@ -82,10 +83,12 @@ References
 
 from training.datasets.api import info, load, load_arrays
 from training.datasets.few_labels import label_subset, load_partially_labelled
+from training.datasets.pairs import PairInfo, is_pair_spec, load_pair_arrays, load_pairs, pair_info
 from training.datasets.folder import IMAGE_EXTENSIONS
 from training.datasets.spec import BUILTIN_KINDS, MODES, SPLITS, DatasetError, DatasetInfo
 from training.datasets.tfds_source import ZERO_ONE_TFDS
 
 __all__ = ["BUILTIN_KINDS", "DatasetError", "DatasetInfo", "IMAGE_EXTENSIONS", "MODES",
            "SPLITS", "ZERO_ONE_TFDS", "info", "label_subset", "load", "load_arrays",
-           "load_partially_labelled"]
+           "load_partially_labelled", "PairInfo", "is_pair_spec", "load_pair_arrays",
+           "load_pairs", "pair_info"]

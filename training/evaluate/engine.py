@@ -24,10 +24,23 @@ MIN_FID_SAMPLES = 2048
 
 
 def _load_split(dataset, split, data_dir):
+    """(images in [0, 1], labels or None); for an image-to-image spec the
+    target-domain images (B), unlabelled."""
     from training import datasets
 
+    if datasets.is_pair_spec(dataset):
+        _, b, _ = datasets.load_pair_arrays(dataset, split, data_dir=data_dir)
+        return b.astype(np.float32) / 255.0, None
     x, y = datasets.load_arrays(dataset, split, data_dir=data_dir)
     return x.astype(np.float32) / 255.0, y
+
+
+def _load_sources(dataset, split, data_dir):
+    """(source images A in [0, 1], paired) of an image-to-image spec."""
+    from training import datasets
+
+    a, _, paired = datasets.load_pair_arrays(dataset, split, data_dir=data_dir)
+    return a.astype(np.float32) / 255.0, paired
 
 
 class Context:
@@ -52,6 +65,16 @@ class Context:
         self.values, self.not_applicable = result["metrics"], result["not_applicable"]
         self.details, self.figures = result["details"], {}
         self.real, self.real_labels = _load_split(dataset, split, options["data_dir"])
+        # Image-to-image targets: their "samples" are translations of the
+        # split's sources (StarGAN: of its images, to the next domain).
+        self.sources, self.paired = None, False
+        if target.translates:
+            from training import datasets
+
+            if datasets.is_pair_spec(dataset):
+                self.sources, self.paired = _load_sources(dataset, split, options["data_dir"])
+            else:
+                self.sources = self.real
         self.samples = self.sample_labels = None
         self.features = {}
         self._train = None
@@ -85,6 +108,17 @@ class Context:
         if self.samples is not None:
             return
         n = self.options["num_samples"]
+        if self.sources is not None:
+            self.log("translating the split's images ...")
+            labels = None if self.real_labels is None or self.paired else \
+                (self.real_labels + 1) % max(self.target.num_classes or 1, 1)
+            self.sample_labels = None
+            self.samples = self.timed("sampling", lambda: self.target.translate(
+                self.sources[:n], None if labels is None else labels[:n]))
+            self.result["samples"] = "translations of the split's source images" + (
+                " to the next domain (label + 1 mod K)" if labels is not None else "")
+            self.figure("samples", lambda path: save_grid(path, self.samples[:64]))
+            return
         self.log(f"sampling {n} images ...")
         self.samples, self.sample_labels = self.timed(
             "sampling", lambda: self.target.sample(n, self.seed))
@@ -127,19 +161,22 @@ def _check_request(target, dataset, metrics, num_samples, data_dir):
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise EvaluationError(f"--num-samples must be an integer >= 2, got {num_samples!r}")
     try:
-        info = datasets.info(dataset, data_dir=data_dir)
+        if datasets.is_pair_spec(dataset):
+            shape = datasets.pair_info(dataset, data_dir=data_dir).target_shape
+        else:
+            shape = datasets.info(dataset, data_dir=data_dir).image_shape
     except datasets.DatasetError as e:
         raise EvaluationError(str(e)) from None
-    if tuple(info.image_shape) != target.image_shape:
+    if tuple(shape) != target.image_shape:
         raise EvaluationError(
-            f"dataset {dataset!r} has images {tuple(info.image_shape)} but the model "
+            f"dataset {dataset!r} has images {tuple(shape)} but the model "
             f"{target.name!r} takes {target.image_shape}; evaluate on the dataset it was "
             "trained on")
     return metrics
 
 
 def _run_step(ctx, step):
-    if "samples" in step.needs and not ctx.target.can_sample:
+    if "samples" in step.needs and not (ctx.target.can_sample or ctx.sources is not None):
         ctx.not_applicable[step.name] = ("the target cannot sample (no serving_default "
                                          "signature with seeds)")
         return

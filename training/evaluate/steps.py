@@ -218,6 +218,34 @@ def classification(ctx):
     ctx.values["classification_error"] = float(np.mean(predicted != ctx.real_labels))
 
 
+def _translation_applies(ctx):
+    if ctx.sources is None:
+        return "the target does not translate images (no translate signature)"
+    return None
+
+
+@metric("translation", applies=_translation_applies)
+def translation(ctx):
+    """PSNR, SSIM and L1 against paired targets (and bicubic upsampling's),
+    and the cycle-consistency error where there is a way back."""
+    from zoo.translation import quality
+
+    ctx.draw_samples()
+    out, n = ctx.samples, len(ctx.samples)
+    if ctx.paired:
+        targets = ctx.real[:n]
+        for key, fn in (("psnr", quality.psnr), ("ssim", quality.ssim), ("l1", quality.l1)):
+            ctx.values[f"translation_{key}"] = float(np.mean(fn(out, targets)))
+        if ctx.sources.shape[1:3] != targets.shape[1:3] and \
+                ctx.sources.shape[-1] == targets.shape[-1]:
+            up = quality.bicubic(ctx.sources[:n], targets.shape[1:3])
+            ctx.values["bicubic_psnr"] = float(np.mean(quality.psnr(up, targets)))
+            ctx.values["bicubic_ssim"] = float(np.mean(quality.ssim(up, targets)))
+    if "translate_back" in ctx.target.endpoints:
+        back = ctx.target.translate(out, endpoint="translate_back")
+        ctx.values["cycle_error"] = float(np.mean(np.abs(back - ctx.sources[:n])))
+
+
 def _conditional_applies(ctx):
     return None if ctx.target.conditional else "the model is not class-conditional"
 

@@ -106,6 +106,23 @@ class Target:
             "draws" if key == "draws" else "means" if self.samples_are_means else "model"]
         return np.concatenate(out).astype(np.float32), labels
 
+    @property
+    def translates(self):
+        """An image-to-image model: a `translate` signature taking images."""
+        return "images" in self.inputs.get("translate", ())
+
+    def translate(self, images, labels=None, endpoint="translate", batch_size=500):
+        """Translations of images [N, ...] (to `labels` for StarGAN), batched."""
+        import tensorflow as tf
+
+        out = []
+        for start in range(0, len(images), batch_size):
+            kw = {"images": tf.constant(images[start:start + batch_size], tf.float32)}
+            if "label" in self.inputs.get(endpoint, ()):
+                kw["label"] = tf.constant(labels[start:start + batch_size], tf.int32)
+            out.append(np.asarray(self.endpoints[endpoint](**kw)["images"]))
+        return np.concatenate(out).astype(np.float32)
+
     def encode(self, images, batch_size=500):
         """Encoder features [N, D] of images [N, H, W, C]: the `mean` output when
         there is one (latent-variable models), else the first rank >= 2 output."""

@@ -14,8 +14,9 @@ average falls below `restart_threshold` are restarted at encoder outputs of
 the current batch ([2], sec. 3.1), the cure for codebook collapse.
 
 Under `tf.distribute` the counts and sums are those of the global batch,
-and restarts take the first replica's draws, so every replica writes the
-same values (the state's aggregation is "mean").
+and restarts draw from the global batch with one seed, so every replica
+writes the same values (the state's aggregation is "mean") and a step on N
+replicas equals the step on one device.
 
 References:
   [1] van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
@@ -35,13 +36,13 @@ def _global_sums(values):
     return values
 
 
-def _first_replica(value):
-    """`value` as the first replica computed it, on every replica."""
+def _global_rows(values):
+    """The rows of every replica's `values`, in replica order (the global
+    batch); unchanged on one device."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
-        return value
-    first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
-    return context.all_reduce("sum", value * first)
+        return values
+    return context.all_gather(values, axis=0)
 
 
 def perplexity(counts):
@@ -158,10 +159,12 @@ class VectorQuantizer(keras.layers.Layer):
             counts, sums, codebook = ema_codebook(self.counts, self.sums, batch_counts,
                                                   batch_sums, self.ema_decay, self.epsilon)
         if self.restart_threshold > 0 and seed is not None:
-            flat = tf.reshape(tf.stop_gradient(z_e), [-1, self.code_dim])
+            # Draws from the global batch with the same seed on every replica:
+            # the same restarts on any number of replicas.
+            flat = _global_rows(tf.reshape(tf.stop_gradient(z_e), [-1, self.code_dim]))
             picks = tf.random.stateless_uniform([self.num_codes], seed, 0,
                                                 tf.shape(flat)[0], tf.int32)
-            fresh = _first_replica(tf.gather(flat, picks))
+            fresh = tf.gather(flat, picks)
             dead = counts < self.restart_threshold
             codebook = tf.where(dead[:, None], fresh,
                                 self.codebook if codebook is None else codebook)

@@ -1,0 +1,1 @@
+"""Image-to-image translation: pix2pix, CycleGAN, SRResNet/SRGAN, StarGAN."""
