@@ -71,6 +71,9 @@ def test_side_by_side_and_unpaired_folders(tmp_path):
     assert not paired and (len(a), len(b)) == (3, 7)
     rows = sum(len(x) for x, _ in datasets.load_pairs(spec, "train", batch_size=2))
     assert rows == 6  # one pass over the larger side's 6 training images
+    # Two datasets as the two domains.
+    a, b, paired = datasets.load_pair_arrays(f"unpaired:digits,{tmp_path / 'u' / 'b'}", "train")
+    assert not paired and a.shape[1:] == (8, 8, 1) and len(b) == 6
 
 
 def test_bad_pair_folders_name_the_file(tmp_path):
@@ -251,6 +254,33 @@ def test_srresnet_beats_bicubic_on_the_digits(tmp_path):
     x = contract.real_images(model, 4)
     np.testing.assert_allclose(served.predict("upscale", images=x)["images"],
                                model.translate(x), atol=1e-5)
+    # `zoo evaluate` scores the export's translations of the split's sources alike.
+    from training.evaluate import evaluate_target, load_target
+
+    scored = evaluate_target(load_target(str(out / "export" / "srresnet")),
+                             "task:superres(digits,factor=2)", metrics=["translation"],
+                             num_samples=1000, log=None)["metrics"]
+    assert scored["translation_psnr"] == pytest.approx(ev["test_psnr"], abs=0.05)
+    assert scored["bicubic_psnr"] == pytest.approx(ev["test_bicubic_psnr"], abs=0.05)
+
+
+@pytest.mark.slow
+def test_the_cli_trains_on_a_paired_and_an_unpaired_folder(tmp_path):
+    root = _pair_folder(str(tmp_path / "p"), n=20, size=(8, 8))
+    for model, spec in [("pix2pix", f"pairs:{root}"),
+                        ("cyclegan", f"unpaired:{root}/A,{root}/B")]:
+        out = tmp_path / model
+        args = [model, "--dataset", spec, "--epochs", "1", "--batch-size", "8", "--out",
+                str(out), "--verbose", "0"]
+        for key, value in TINY_CONFIGS[model].items():
+            args += ["--set", f"{key}={value}".replace(" ", "")]
+        assert train_cli.main(args) == 0
+        run = json.load(open(out / "run.json"))
+        assert run["status"] == "complete" and os.path.isdir(out / "export" / model / "1")
+    ev = json.load(open(tmp_path / "pix2pix" / "metrics.json"))["evaluation"]
+    assert {"test_psnr", "test_ssim", "test_l1"} <= set(ev)
+    assert "test_cycle_error" in json.load(open(tmp_path / "cyclegan" / "metrics.json"))[
+        "evaluation"]
 
 
 @pytest.mark.parametrize("args,words", [

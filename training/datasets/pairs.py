@@ -5,7 +5,7 @@ Specs (A is the source domain, B the target):
 
 ``pairs:DIR``                   ``DIR/A/`` and ``DIR/B/`` hold partners of the same file name
 ``sidebyside:DIR``              each image is A and B side by side (the pix2pix format)
-``unpaired:DIR_A,DIR_B``        two folders of images, not matched
+``unpaired:A,B``                two folders of images, or two dataset specs, not matched
 ``task:edges(SPEC)``            Sobel edge magnitude -> the image
 ``task:colorize(SPEC)``         luma -> the colour image (colour datasets only)
 ``task:superres(SPEC,factor=F)``  bicubic (antialiased) downsampling by F in {2, 4} -> the image
@@ -122,14 +122,21 @@ def _side_by_side(root, split, image_size):
     return _split((a, b), split)
 
 
-def _unpaired_folders(arg, split, image_size):
+def _unpaired_folders(arg, split, image_size, data_dir):
+    """Two folders, or two datasets (each side any spec, with its own split)."""
+    from training.datasets.api import load_arrays
+
     parts = arg.split(",")
     if len(parts) != 2 or not all(parts):
-        raise DatasetError(f"unpaired: spec takes two folders, unpaired:DIR_A,DIR_B; got {arg!r}")
+        raise DatasetError(f"unpaired: spec takes two folders or datasets, "
+                           f"unpaired:DIR_A,DIR_B; got {arg!r}")
     sides = []
-    for folder in parts:
-        images = _read_side(os.path.expanduser(folder), image_size)
-        sides.append(_split((np.stack([images[n] for n in sorted(images)]),), split)[0])
+    for part in parts:
+        if os.path.isdir(os.path.expanduser(part)):
+            images = _read_side(os.path.expanduser(part), image_size)
+            sides.append(_split((np.stack([images[n] for n in sorted(images)]),), split)[0])
+        else:
+            sides.append(load_arrays(part, split, image_size=image_size, data_dir=data_dir)[0])
     return tuple(sides)
 
 
@@ -264,7 +271,7 @@ def load_pair_arrays(spec, split="train", *, image_size=None, data_dir=None):
         a, b = _side_by_side(os.path.expanduser(arg), split, image_size)
         return a, b, True
     if kind == "unpaired":
-        a, b = _unpaired_folders(arg, split, image_size)
+        a, b = _unpaired_folders(arg, split, image_size, data_dir)
         return a, b, False
     if kind == "task":
         return _task(spec, split, data_dir)
