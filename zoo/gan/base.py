@@ -99,6 +99,9 @@ class GANBase(GenerativeModel):
     discriminator_features = False
     #: Minibatch-discrimination kernels before the discriminator's head (0: none).
     minibatch_kernels = 0
+    #: Whether the generator's loss reads D's output on real data too
+    #: (BiGAN's encoder, feature matching, VAE-GAN's feature target).
+    generator_reads_real = False
     #: Whether the discriminator's head has a bias (a critic's loss ignores it).
     discriminator_bias = True
     spectral_norm = False
@@ -269,7 +272,8 @@ class GANBase(GenerativeModel):
         per-example terms."""
         with tf.GradientTape() as tape:
             terms = self._float32(self._generator_terms(
-                self._forward(real, labels, training=True, with_real=False)))
+                self._forward(real, labels, training=True,
+                              with_real=self.generator_reads_real)))
             scaled = self.g_optimizer.scale_loss(self.objective(terms["g_loss"]))
         self.minimize(self.g_optimizer, scaled, self.g_variables, tape)
         self._update_ema()

@@ -44,6 +44,9 @@ class BiGAN(EncoderMixin, GANBase):
       [2] Dumoulin et al. Adversarially Learned Inference. ICLR 2017.
     """
 
+    # E learns only through D(x, E(x)): the generator step needs it too.
+    generator_reads_real = True
+
     def __init__(self, image_shape=(8, 8, 1), latent_dim=16, architecture="mlp",
                  hidden_units=(256, 256), filters=(32, 64), dropout=0.2, ema_decay=None,
                  seed=None, **kwargs):
@@ -74,9 +77,6 @@ class BiGAN(EncoderMixin, GANBase):
         return ((real, self.encoder(real, training=training)),
                 (self._g(z, labels, training=training), z))
 
-    def _forward(self, real, labels, training, with_real=True):
-        # E learns only through D(x, E(x)): the generator step needs it too.
-        return super()._forward(real, labels, training, with_real=True)
 
     def _generator_terms(self, p):
         return {"g_loss": self.discriminator_loss(p.fake_out[:, 0], p.real_out[:, 0])}

@@ -50,6 +50,8 @@ class VAEGAN(GANBase):
 
     discriminator_features = True
     discriminator_norm = None
+    # D's features of x are the reconstruction target in the G step too.
+    generator_reads_real = True
     metric_names = GANBase.metric_names + ("e_loss", "kl", "feature_error")
     optimizer_defaults = {**adam_optimizers(2e-4, 0.5, 0.999),
                           "e_optimizer": ("Adam", {"learning_rate": 2e-4, "beta_1": 0.5,
@@ -90,8 +92,7 @@ class VAEGAN(GANBase):
 
     # -------------------------------------------------------------- training
     def _forward(self, real, labels, training, with_real=True):
-        # Both steps need D(x): its features are the reconstruction target.
-        p = super()._forward(real, labels, training, with_real=True)
+        p = super()._forward(real, labels, training, with_real)
         q = self._posterior(real, training)
         eps = self.training_noise(
             lambda n, seed: tf.random.stateless_normal([n, self.latent_dim], seed=seed),
@@ -119,7 +120,7 @@ class VAEGAN(GANBase):
         """One decoder update and one encoder update from one forward pass."""
         with tf.GradientTape(persistent=True) as tape:
             terms = self._float32(self._generator_terms(
-                self._forward(real, labels, training=True)))
+                self._forward(real, labels, training=True, with_real=True)))
             g_scaled = self.g_optimizer.scale_loss(self.objective(terms["g_loss"]))
             e_scaled = self.e_optimizer.scale_loss(self.objective(terms["e_loss"]))
         self.minimize(self.g_optimizer, g_scaled, self.g_variables, tape)

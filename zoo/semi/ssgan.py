@@ -52,6 +52,8 @@ class SSGAN(SemiSupervised, GANBase):
 
     hub_endpoint = "classify"
     metric_names = GANBase.metric_names + ("class_loss", "accuracy")
+    # Feature matching needs D's features of real data in the G step too.
+    generator_reads_real = True
 
     def __init__(self, image_shape=(8, 8, 1), num_classes=10, latent_dim=32,
                  architecture="mlp", hidden_units=(256, 256), filters=(32, 64),
@@ -95,9 +97,6 @@ class SSGAN(SemiSupervised, GANBase):
     def _split(self, outputs):
         return outputs[:, :self.num_classes], outputs[:, self.num_classes:]
 
-    def _forward(self, real, labels, training, with_real=True):
-        # Feature matching needs D's features of real data in the G step too.
-        return super()._forward(real, labels, training, with_real=True)
 
     def _discriminator_terms(self, p):
         real_logits, _ = self._split(p.real_out)
