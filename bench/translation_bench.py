@@ -2,7 +2,8 @@
 
 - super-resolution x2 (`task:superres(SPEC,factor=2)`): bicubic vs `srresnet`
   vs `srgan` (which starts from the trained srresnet, as [Ledig 2017] does,
-  and spends the same budget again);
+  and spends the same budget again; its content loss compares features of
+  the zoo classifier of SPEC);
 - edges -> digits (`task:edges(SPEC)`): `pix2pix` vs the L1-only U-Net
   (`pix2pix` with adversarial_weight=0);
 - `cyclegan` on the unpaired split digits 0-4 <-> 5-9 (`task:classes`), FID
@@ -48,7 +49,10 @@ from training import datasets  # noqa: E402
 RUNS = {
     # key: (model, task template, config, started from)
     "srresnet": ("srresnet", "task:superres({},factor=2)", {}, None),
-    "srgan": ("srgan", "task:superres({},factor=2)", {}, "srresnet"),
+    # The content loss in the features of the zoo classifier of SPEC (VGG
+    # cannot be downloaded): content_classifier is set to it below.
+    "srgan": ("srgan", "task:superres({},factor=2)", {"content_classifier": "CLASSIFIER"},
+              "srresnet"),
     "pix2pix": ("pix2pix", "task:edges({})", {"patch_layers": 2}, None),
     "unet_l1": ("pix2pix", "task:edges({})", {"patch_layers": 2, "adversarial_weight": 0.0},
                 None),
@@ -59,9 +63,10 @@ ANCHOR = ("published numbers are on photographs (pix2pix: Cityscapes FCN scores;
           "Set5/Set14/BSD100 PSNR and MOS) and are not comparable with digits")
 
 
-def _train(key, spec, info, source_shape, args, trained):
+def _train(key, spec, info, source_shape, args, trained, classifier):
     name, _, config, start = RUNS[key]
     keras.utils.set_random_seed(args.seed)
+    config = {k: classifier if v == "CLASSIFIER" else v for k, v in config.items()}
     kwargs = dict(config, image_shape=info.image_shape, seed=args.seed)
     if source_shape is not None:
         kwargs["source_shape"] = source_shape
@@ -155,7 +160,7 @@ def main(argv=None):
             source_shape = pairs.source_shape
         else:
             info, source_shape = datasets.info(spec), None
-        model, row = _train(key, spec, info, source_shape, args, trained)
+        model, row = _train(key, spec, info, source_shape, args, trained, classifier)
         trained[key] = model
         run = os.path.join(args.work, key)
         os.makedirs(run, exist_ok=True)
