@@ -13,8 +13,9 @@ one with `warm_start`, as `--init-from` does). Then:
   exact NLL, all on the same fixed binarization (one column); reconstruction
   MSE; the VQ-VAE's prior bits per code and codebook perplexity;
 - with `--num-samples` > 0, FID and precision/recall of that many samples in
-  the features of the zoo classifier trained on the same dataset, and the
-  linear probe of every encoder (`training.evaluate`).
+  the features of the zoo classifier trained on the same dataset (not for
+  PixelVAE, compared by likelihood), and the linear probe of every encoder
+  (`training.evaluate`).
 
     python bench/hybrid_bench.py --dataset npz:/work/shared/data/mnist-10k.npz \
         --budget 180 --num-samples 2000 --out bench/results/hybrid_bench.json
@@ -56,6 +57,9 @@ MODELS = {
     "bigan": ("bigan", dict()),
 }
 ENCODERS = {"conv_vae", "autoencoder", "vae_gan", "bigan", "pixel_vae"}
+# Sample metrics where the comparison asks for them; PixelVAE is compared by
+# its likelihood (and its 784-step sampler would dominate the run).
+SAMPLED = {"vq_vae", "conv_vae", "pixelcnn", "dcgan", "vae_gan", "bigan"}
 ANCHOR = ("VQ-VAE, CIFAR-10: 4.67 bits/dim (van den Oord et al. 2017, sec. 4.1); "
           "not comparable with the MNIST numbers here")
 KEYS = ("test_elbo_bits_per_dim", "test_nll_bits_per_dim", "test_reconstruction_mse",
@@ -126,9 +130,9 @@ def main(argv=None):
             scores["codebook_perplexity"] = _perplexity(model, test)
         scores["evaluation_seconds"] = time.perf_counter() - start
         row = results["models"][key] = {"model": name, "config": config, **budget, **scores}
-        if classifier:
-            metrics = ["fid", "precision_recall"] + (["linear_probe"] if key in ENCODERS
-                                                     else [])
+        metrics = (["fid", "precision_recall"] if key in SAMPLED else []) + (
+            ["linear_probe"] if key in ENCODERS else [])
+        if classifier and metrics:
             row.update(sample_metrics(model, key, args.dataset, classifier, args.work, metrics,
                                       args.num_samples, args.seed,
                                       probe_train=args.probe_train))
